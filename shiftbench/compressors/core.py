@@ -1,0 +1,211 @@
+"""The user-facing :class:`Compressor` and its compiled batch sampler."""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .. import _rng
+from . import kernels as K
+from .registry import parse, Claims
+
+HIST = 65536
+
+
+class Bits(int):
+    """Size of one message in bits (the full count: values, indices, norms).
+
+    ``bits.values`` is the "values only" count that many papers report.
+    """
+
+    def __new__(cls, full, values):
+        obj = super().__new__(cls, int(full))
+        obj.values = int(values)
+        return obj
+
+    def __repr__(self):
+        return f"Bits({int(self)}, values={self.values})"
+
+
+class Workspace:
+    """Preallocated scratch for a compressor program at dimension d."""
+
+    def __init__(self, d, nreg):
+        self.d = d
+        self.regs = np.zeros((max(nreg, 1), d))
+        self.iwork = np.zeros(d + HIST, dtype=np.int64)
+        self.mark = np.zeros(d, dtype=np.uint8)
+
+
+def check_vector(x, what="x"):
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"{what} must be a non-empty 1-D array, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{what} contains NaN or inf; allowed: finite float values")
+    return x
+
+
+class Compressor:
+    """A compressor parsed from a spec string, e.g. ``"rand-k(q=0.1)"``.
+
+    Parameters
+    ----------
+    spec : str
+        Spec string (case- and space-tolerant); see ``python -m shiftbench
+        compressors`` for every name and its syntax.
+    d : int, optional
+        Dimension used for d-dependent claimed constants before the first
+        call to :meth:`compress`.
+
+    Attributes
+    ----------
+    spec : str
+        Canonical spec string.
+    ops, params : ndarray
+        The compiled program (see :func:`shiftbench.compressors.kernels.apply_program`).
+    """
+
+    def __init__(self, spec, d=None):
+        self.node = parse(spec)
+        self.spec = self.node.canonical()
+        ops, params = [], []
+        self.nreg = self.node.emit(ops, params, -1, -2, 0)
+        self.ops = np.array(ops, dtype=np.int64).reshape(-1, K.OP_WIDTH)
+        self.params = np.array(params, dtype=np.float64) if params else np.zeros(1)
+        self.d = d
+        if d is not None:
+            self.node.check_d(d)
+        self._ws = None
+
+    # -- constants ----------------------------------------------------------
+    def claims(self, d=None) -> Claims:
+        """Claimed constants at dimension ``d`` (default: the last d seen)."""
+        d = d if d is not None else self.d
+        if d is None:
+            if self.node.depends_on_d():
+                raise ValueError(f"the constants of {self.spec} depend on d; "
+                                 f"call claims(d) or pass d= to compressor()")
+            d = 1000
+        return self.node.claims(int(d))
+
+    @property
+    def kind(self):
+        return self.claims().kind
+
+    @property
+    def omega(self):
+        """Claimed omega of U(omega), or None."""
+        return self.claims().omega
+
+    @property
+    def delta(self):
+        """Claimed delta of B(delta), or None."""
+        return self.claims().delta
+
+    def workspace(self, d):
+        if self._ws is None or self._ws.d != d:
+            self._ws = Workspace(d, self.nreg)
+        return self._ws
+
+    # -- compression --------------------------------------------------------
+    def compress(self, x, seed=0, out=None, rng=None):
+        """Compress ``x``; returns ``(y, bits)``.
+
+        ``bits`` is a :class:`Bits` (an int, the full count) with the
+        values-only count in ``bits.values``.  The randomness comes from
+        ``rng`` (uint64[2], advanced in place) if given, else from ``seed``.
+        """
+        x = check_vector(x)
+        d = x.size
+        self.node.check_d(d)
+        self.d = d
+        if out is None:
+            out = np.empty(d)
+        if rng is None:
+            rng = _rng.new_state(seed)
+        ws = self.workspace(d)
+        bf, bv = K.apply_program(self.ops, self.params, x, out, rng, ws.regs,
+                                 ws.iwork, ws.mark)
+        return out, Bits(bf, bv)
+
+    def sample(self, x, trials, seed=0):
+        """``trials`` independent compressions of x (compiled loop).
+
+        Returns ``(Y, bits, values_bits)`` with Y of shape (trials, d).
+        Trial t uses stream t of ``seed``, so results do not depend on how
+        the trials are batched.
+        """
+        x = check_vector(x)
+        self.node.check_d(x.size)
+        self.d = x.size
+        ws = self.workspace(x.size)
+        Y = np.empty((trials, x.size))
+        bf = np.empty(trials, dtype=np.int64)
+        bv = np.empty(trials, dtype=np.int64)
+        _sample(self.ops, self.params, x, Y, bf, bv, np.uint64(seed), ws.regs,
+                ws.iwork, ws.mark)
+        return Y, bf, bv
+
+    def moments(self, x, trials, seed=0):
+        """Monte-Carlo moments of C(x) without storing samples.
+
+        Returns a dict with ``mean`` (vector), ``sq_err`` (per-trial
+        ||C(x)-x||^2), ``sq_norm`` (||C(x)||^2), ``inner`` (<C(x), x>) and
+        ``bits``.
+        """
+        x = check_vector(x)
+        self.node.check_d(x.size)
+        self.d = x.size
+        ws = self.workspace(x.size)
+        mean = np.zeros(x.size)
+        stats = np.empty((trials, 3))
+        bits = np.empty((trials, 2), dtype=np.int64)
+        _moments(self.ops, self.params, x, mean, stats, bits, np.uint64(seed),
+                 ws.regs, ws.iwork, ws.mark)
+        return {"mean": mean, "sq_err": stats[:, 0], "sq_norm": stats[:, 1],
+                "inner": stats[:, 2], "bits": bits[:, 0], "values_bits": bits[:, 1]}
+
+    def __repr__(self):
+        return f"compressor({self.spec!r})"
+
+
+@njit(cache=True)
+def _sample(ops, params, x, Y, bf, bv, seed, regs, iwork, mark):
+    rng = np.zeros(2, dtype=np.uint64)
+    for t in range(Y.shape[0]):
+        _rng.seed_state(rng, seed, np.uint64(t))
+        a, b = K.apply_program(ops, params, x, Y[t], rng, regs, iwork, mark)
+        bf[t] = a
+        bv[t] = b
+
+
+@njit(cache=True)
+def _moments(ops, params, x, mean, stats, bits, seed, regs, iwork, mark):
+    rng = np.zeros(2, dtype=np.uint64)
+    d = x.size
+    y = np.empty(d)
+    T = stats.shape[0]
+    for t in range(T):
+        _rng.seed_state(rng, seed, np.uint64(t))
+        a, b = K.apply_program(ops, params, x, y, rng, regs, iwork, mark)
+        e = 0.0
+        s = 0.0
+        ip = 0.0
+        for i in range(d):
+            mean[i] += y[i]
+            r = y[i] - x[i]
+            e += r * r
+            s += y[i] * y[i]
+            ip += y[i] * x[i]
+        stats[t, 0] = e
+        stats[t, 1] = s
+        stats[t, 2] = ip
+        bits[t, 0] = a
+        bits[t, 1] = b
+    for i in range(d):
+        mean[i] /= T
+
+
+def compressor(spec, d=None) -> Compressor:
+    """Parse a compressor spec string; see :class:`Compressor`."""
+    return Compressor(spec, d=d)

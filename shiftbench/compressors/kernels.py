@@ -254,6 +254,8 @@ def _nat_round(t, u, deterministic):
         up = frac >= 0.5
     else:
         up = u < frac
+    if expo == np.uint64(0x7FE0000000000000):
+        up = False  # 2**1024 overflows: saturate at 2**1023 (biased only there)
     r = lo * 2.0 if up else lo
     return -r if t < 0.0 else r
 
@@ -491,7 +493,8 @@ def apply_primitive(code, p, x, out, rng, iwork, mark):
 # ops[j] = (opcode, code, src, dst, src2, poff)
 #   registers: -1 is the input x, -2 is the output, r >= 0 is regs[r]
 OP_PRIM = 0      # dst = prim(code, params[poff:poff+N_PARAMS])(src); bits += ...
-OP_PRIM_REPL = 1  # same, but the message replaces the bits so far (composition)
+OP_PRIM_SILENT = 1  # same, but its bits are not counted (inner of a composition)
+OP_PRIM_REPL = OP_PRIM_SILENT  # old name, kept for compatibility
 OP_SUB = 2       # dst = src - src2
 OP_ADD = 3       # dst = src + src2
 OP_SCALE = 4     # dst = params[poff] * src
@@ -515,8 +518,10 @@ def apply_program(ops, params, x, out, rng, regs, iwork, mark):
     A primitive compressor is a one-op program.  ``induced(C, Q)`` is
     ``r0 = C(x); r1 = x - r0; r2 = Q(r1); out = r0 + r2`` and costs the bits
     of both messages.  ``compose(C2, C1)`` is ``r0 = C1(x); out = C2(r0)``:
-    what travels is C2's message about C1's output, so its bits replace
-    C1's (C2 sees C1's support and pays for it via ``support_bits``).
+    what travels is C2's message about C1's output, so C1's primitives are
+    emitted as ``OP_PRIM_SILENT`` (their bits are not counted) and C2 sees
+    C1's support and pays for it via ``support_bits``.  Bits of messages
+    outside the composition (e.g. C in ``induced(C, compose(..))``) are kept.
     """
     bf = 0
     bv = 0
@@ -524,16 +529,13 @@ def apply_program(ops, params, x, out, rng, regs, iwork, mark):
         op = ops[j, 0]
         src = _reg(ops[j, 2], x, out, regs)
         dst = _reg(ops[j, 3], x, out, regs)
-        if op == OP_PRIM or op == OP_PRIM_REPL:
+        if op == OP_PRIM or op == OP_PRIM_SILENT:
             poff = ops[j, 5]
             a, b = apply_primitive(ops[j, 1], params[poff:poff + N_PARAMS],
                                    src, dst, rng, iwork, mark)
             if op == OP_PRIM:
                 bf += a
                 bv += b
-            else:
-                bf = a
-                bv = b
         elif op == OP_SUB:
             s2 = _reg(ops[j, 4], x, out, regs)
             for i in range(dst.size):

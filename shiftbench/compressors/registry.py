@@ -473,15 +473,15 @@ class Node:
             outer, inner = self.kids
             r0 = nreg
             nreg += 1
-            nreg = inner.emit(ops, params, src, r0, nreg)
             n0 = len(ops)
-            nreg = outer.emit(ops, params, r0, dst, nreg)
-            # the outer's message replaces the inner's: mark the outer's first
-            # primitive as REPL so bits accumulated so far are discarded
+            nreg = inner.emit(ops, params, src, r0, nreg)
+            # only the outer's message travels: the inner's primitives are
+            # silent (their bits are not counted); bits of earlier messages
+            # in the program (e.g. C of induced(C, compose(..))) are kept
             for j in range(n0, len(ops)):
                 if ops[j][0] == K.OP_PRIM:
-                    ops[j][0] = K.OP_PRIM_REPL
-                    break
+                    ops[j][0] = K.OP_PRIM_SILENT
+            nreg = outer.emit(ops, params, r0, dst, nreg)
             return nreg
         if self.name == "scale":
             (c,) = self.kids

@@ -356,6 +356,11 @@ class _Parser:
 # ----------------------------------------------------------------------------
 # the parsed tree
 
+# parameter values that equal the default are left out of canonical specs
+_DEFAULTS = {(n, "bits"): 32.0 for n in REGISTRY}
+_DEFAULTS.update({("rand-k", "shared"): 0.0, ("crand-k", "shared"): 0.0,
+                  ("dither", "p"): 2.0, ("natural-dither", "p"): 2.0})
+
 def _fmt(v):
     if v == math.inf:
         return "inf"
@@ -409,8 +414,14 @@ class Node:
         return Node(name, pr, kids)
 
     def canonical(self):
+        """Unique spec string: registry key order, explicit defaults dropped."""
         args = [k.canonical() for k in self.kids]
-        args += [f"{k}={_fmt(v)}" for k, v in self.params.items()]
+        order = list(REGISTRY[self.name].keys)
+        for k in sorted(self.params, key=order.index):
+            v = self.params[k]
+            if _DEFAULTS.get((self.name, k)) == v:
+                continue
+            args.append(f"{k}={_fmt(v)}")
         return self.name + (f"({', '.join(args)})" if args else "")
 
     def check_d(self, d):

@@ -1,0 +1,310 @@
+"""The compiled DCGD-SHIFT engine (Algorithm 1 of Shulgin & Richtarik, 2022).
+
+One nopython loop runs every instance of Algorithm 1; the shift rule is an
+integer ``mode``.  Per iteration k and worker i (``g_i = grad f_i(x^k)``):
+
+==========  ==============================================================
+mode        message m_i and shift update (eq. numbers of the paper)
+==========  ==============================================================
+DCGD        m_i = Q_i(g_i),                 h_i = 0
+FIXED       m_i = Q_i(g_i - h_i),           h_i fixed             (6)
+STAR        m_i = Q_i(g_i - h_i),  h_i <- grad f_i(x*) + C_i(g_i - grad f_i(x*))   (8)
+DIANA       c_i = C_i(g_i - h_i), m_i = c_i + Q_i(g_i - h_i - c_i),
+            h_i <- h_i + alpha m_i                                (10), (11)
+RAND        m_i = Q_i(g_i - h_i); w.p. p_i: h_i <- g_i (sent in full)    (12)
+GDCI        x^{k+1} = (1 - eta) x^k + eta mean_i Q_i(x^k - gamma g_i)     (13)
+VRGDCI      y_i = x^k - gamma g_i, m_i = Q_i(y_i - s_i),
+            x^{k+1} = (1 - eta) x^k + eta mean_i (s_i + m_i), s_i += alpha m_i
+==========  ==============================================================
+
+and the master steps x^{k+1} = x^k - gamma (h^k + mean_i m_i) with
+h^{k+1} = mean_i h_i^{k+1}.  Every message is counted in bits (full and
+values-only): DIANA with C_i != 0 sends c_i and Q_i's part, DCGD-STAR's
+C_i messages are counted, Rand-DIANA's refreshes cost d values (and its
+initial h_i^0 = grad f_i(x^0) too), the master's broadcast of x^k is the
+downlink column.
+
+Nothing is allocated inside the iteration loop; all randomness comes from
+per-worker xoroshiro128+ streams (seed, stream = worker), so a run's trace
+depends on its seed only, not on threads.  :func:`run_many` runs
+independent seeds in parallel with ``prange``.
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .. import _rng
+from .._clock import cycles
+from ..compressors.kernels import apply_program
+from ..problems.base import local_grad
+
+# modes
+DCGD = 0
+FIXED = 1
+STAR = 2
+DIANA = 3
+RAND = 4
+GDCI = 5
+VRGDCI = 6
+
+# stop metrics
+STOP_REL_ERR = 0
+STOP_GRAD = 1
+STOP_FGAP = 2
+
+# statuses
+CONVERGED = 0
+MAX_ITER = 1
+BUDGET = 2
+DIVERGED = 3
+STATUS_NAMES = {CONVERGED: "converged", MAX_ITER: "max_iter", BUDGET: "bits_budget",
+                DIVERGED: "diverged"}
+
+# trace columns
+COLUMNS = ("iteration", "dist_sq", "rel_error", "f_gap", "grad_norm_sq",
+           "bits_per_worker", "bits_max_worker", "values_bits_per_worker",
+           "downlink_bits_per_worker", "shift_error", "cycles", "f")
+NCOL = len(COLUMNS)
+(C_IT, C_DIST, C_REL, C_FGAP, C_GRAD, C_BITS, C_BITSMAX, C_VBITS, C_DOWN, C_SHIFT,
+ C_CYC, C_F) = range(NCOL)
+
+
+@njit(cache=True)
+def _sqdist(a, b):
+    s = 0.0
+    for k in range(a.size):
+        t = a[k] - b[k]
+        s += t * t
+    return s
+
+
+@njit(cache=True)
+def run_one(mode, kind, A, b, off, scale, lam,
+            x0, x_star, gstar, h0, f_star, has_star,
+            q_ops, q_par, q_ptr, c_ops, c_par, c_ptr, has_c,
+            gamma, alpha, eta, p, lyap_w,
+            max_iter, stride, eps, stop_metric, bits_budget, explode, value_bits,
+            seed, nreg, trace):
+    """Run one seed; returns (status, iterations, rows written).
+
+    ``trace`` (rows x NCOL) receives a row every ``stride`` iterations and
+    at the last one.  Row k describes x^k and the bits spent to reach it.
+    """
+    n = off.size - 1
+    d = x0.size
+    # ---- allocation: once per run, never inside the loop
+    x = x0.copy()
+    G = np.empty((n, d))
+    H = h0.copy()              # shifts h_i (or s_i for VR-GDCI)
+    hbar = np.zeros(d)
+    acc = np.empty(d)
+    v = np.empty(d)
+    m = np.empty(d)
+    c = np.empty(d)
+    gfull = np.empty(d)
+    regs = np.zeros((max(nreg, 1), d))
+    iwork = np.zeros(d + 65536, dtype=np.int64)
+    mark = np.zeros(d, dtype=np.uint8)
+    rng = np.zeros((n, 2), dtype=np.uint64)
+    bits = np.zeros(n)
+    vbits = np.zeros(n)
+    for i in range(n):
+        _rng.seed_state(rng[i], seed, np.uint64(i))
+    vb = float(value_bits)
+    if mode == RAND:
+        # w_i^0 = x^0: the master needs h_i^0 = grad f_i(x^0) once, in full
+        for i in range(n):
+            local_grad(kind, A, b, off, scale, lam, i, x, H[i])
+            bits[i] += vb * d
+            vbits[i] += vb * d
+    for i in range(n):
+        for k in range(d):
+            hbar[k] += H[i, k]
+    for k in range(d):
+        hbar[k] /= n
+    dist0 = _sqdist(x, x_star) if has_star else 1.0
+    if dist0 == 0.0:
+        dist0 = 1.0
+    down = 0.0
+    g0 = -1.0
+    status = MAX_ITER
+    row = 0
+    c0 = cycles()
+    it = 0
+    for it in range(max_iter + 1):
+        # ---- gradients at x^k (all workers), f and grad f for the trace
+        fsum = 0.0
+        for k in range(d):
+            gfull[k] = 0.0
+        for i in range(n):
+            fsum += local_grad(kind, A, b, off, scale, lam, i, x, G[i])
+            for k in range(d):
+                gfull[k] += G[i, k]
+        gn = 0.0
+        for k in range(d):
+            t = gfull[k] / n
+            gn += t * t
+        fval = fsum / n
+        dist = _sqdist(x, x_star) if has_star else math.nan
+        if g0 < 0.0:
+            g0 = gn if gn > 0.0 else 1.0
+        # ---- stopping
+        stop = False
+        if not (math.isfinite(fval) and math.isfinite(gn)) or (
+                has_star and not math.isfinite(dist)):
+            status = DIVERGED
+            stop = True
+        elif (has_star and dist > explode * dist0) or (gn > explode * g0):
+            status = DIVERGED
+            stop = True
+        else:
+            if stop_metric == STOP_REL_ERR:
+                crit = dist / dist0
+            elif stop_metric == STOP_GRAD:
+                crit = gn
+            else:
+                crit = fval - f_star
+            if crit <= eps:
+                status = CONVERGED
+                stop = True
+        bmean = 0.0
+        bmax = 0.0
+        vmean = 0.0
+        for i in range(n):
+            bmean += bits[i]
+            vmean += vbits[i]
+            if bits[i] > bmax:
+                bmax = bits[i]
+        bmean /= n
+        vmean /= n
+        if not stop and bits_budget > 0.0 and bmean >= bits_budget:
+            status = BUDGET
+            stop = True
+        if not stop and it == max_iter:
+            status = MAX_ITER
+            stop = True
+        if stop or it % stride == 0:
+            if row < trace.shape[0]:
+                trace[row, C_IT] = it
+                trace[row, C_DIST] = dist
+                trace[row, C_REL] = dist / dist0
+                trace[row, C_FGAP] = fval - f_star
+                trace[row, C_GRAD] = gn
+                trace[row, C_BITS] = bmean
+                trace[row, C_BITSMAX] = bmax
+                trace[row, C_VBITS] = vmean
+                trace[row, C_DOWN] = down
+                se = 0.0
+                if has_star and (mode == DIANA or mode == RAND or mode == STAR):
+                    for i in range(n):
+                        se += lyap_w[i] * _sqdist(H[i], gstar[i])
+                    se /= n
+                trace[row, C_SHIFT] = se
+                trace[row, C_CYC] = cycles() - c0
+                trace[row, C_F] = fval
+                row += 1
+        if stop:
+            break
+        # ---- one step of Algorithm 1
+        down += vb * d
+        for k in range(d):
+            acc[k] = 0.0
+        if mode == GDCI or mode == VRGDCI:
+            for i in range(n):
+                qs, qe = q_ptr[i], q_ptr[i + 1]
+                for k in range(d):
+                    v[k] = x[k] - gamma * G[i, k]
+                    if mode == VRGDCI:
+                        v[k] -= H[i, k]
+                bf, bv = apply_program(q_ops[qs:qe], q_par, v, m, rng[i], regs, iwork, mark)
+                bits[i] += bf
+                vbits[i] += bv
+                if mode == VRGDCI:
+                    for k in range(d):
+                        acc[k] += H[i, k] + m[k]
+                        H[i, k] += alpha * m[k]
+                else:
+                    for k in range(d):
+                        acc[k] += m[k]
+            for k in range(d):
+                x[k] = (1.0 - eta) * x[k] + eta * acc[k] / n
+            continue
+        for i in range(n):
+            qs, qe = q_ptr[i], q_ptr[i + 1]
+            g = G[i]
+            h = H[i]
+            for k in range(d):
+                v[k] = g[k] - h[k]
+            if mode == DIANA and has_c:
+                cs, ce = c_ptr[i], c_ptr[i + 1]
+                bf, bv = apply_program(c_ops[cs:ce], c_par, v, c, rng[i], regs, iwork, mark)
+                bits[i] += bf
+                vbits[i] += bv
+                for k in range(d):
+                    v[k] -= c[k]
+                bf, bv = apply_program(q_ops[qs:qe], q_par, v, m, rng[i], regs, iwork, mark)
+                for k in range(d):
+                    m[k] += c[k]
+            else:
+                bf, bv = apply_program(q_ops[qs:qe], q_par, v, m, rng[i], regs, iwork, mark)
+            bits[i] += bf
+            vbits[i] += bv
+            for k in range(d):
+                acc[k] += m[k]
+            # shift update h_i^{k+1}
+            if mode == DIANA:
+                for k in range(d):
+                    h[k] += alpha * m[k]
+            elif mode == STAR:
+                if has_c:
+                    for k in range(d):
+                        v[k] = g[k] - gstar[i, k]
+                    cs, ce = c_ptr[i], c_ptr[i + 1]
+                    bf, bv = apply_program(c_ops[cs:ce], c_par, v, c, rng[i], regs, iwork, mark)
+                    bits[i] += bf
+                    vbits[i] += bv
+                    for k in range(d):
+                        h[k] = gstar[i, k] + c[k]
+            elif mode == RAND:
+                if _rng.uniform(rng[i]) < p[i]:
+                    for k in range(d):
+                        h[k] = g[k]
+                    bits[i] += vb * d
+                    vbits[i] += vb * d
+        # master: x^{k+1} = x^k - gamma (h^k + mean m_i); h^{k+1} = mean h_i^{k+1}
+        for k in range(d):
+            x[k] -= gamma * (hbar[k] + acc[k] / n)
+        if mode == DIANA or mode == STAR or mode == RAND:
+            for k in range(d):
+                hbar[k] = 0.0
+            for i in range(n):
+                for k in range(d):
+                    hbar[k] += H[i, k]
+            for k in range(d):
+                hbar[k] /= n
+    return status, it, row
+
+
+@njit(cache=True, parallel=True)
+def run_many(mode, kind, A, b, off, scale, lam,
+             x0, x_star, gstar, h0, f_star, has_star,
+             q_ops, q_par, q_ptr, c_ops, c_par, c_ptr, has_c,
+             gamma, alpha, eta, p, lyap_w,
+             max_iter, stride, eps, stop_metric, bits_budget, explode, value_bits,
+             seeds, nreg, traces, status, iters, rows):
+    """Independent runs, one per seed, in parallel (``prange``).
+
+    Run r writes ``traces[r]``, ``status[r]``, ``iters[r]``, ``rows[r]``;
+    its result depends on ``seeds[r]`` only.
+    """
+    for r in prange(seeds.size):
+        s, it, nr = run_one(mode, kind, A, b, off, scale, lam,
+                            x0, x_star, gstar, h0, f_star, has_star,
+                            q_ops, q_par, q_ptr, c_ops, c_par, c_ptr, has_c,
+                            gamma, alpha, eta, p, lyap_w,
+                            max_iter, stride, eps, stop_metric, bits_budget, explode,
+                            value_bits, seeds[r], nreg, traces[r])
+        status[r] = s
+        iters[r] = it
+        rows[r] = nr

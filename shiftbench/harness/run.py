@@ -281,8 +281,12 @@ def setup(method, problem, compressor=None, shift_compressor=None, gamma=None,
 def run(method, problem, compressor=None, shift_compressor=None, *, gamma=None,
         alpha=None, eta=None, p=None, M=None, shift="zero", h0=None, x0=None,
         iters=1000, eps=1e-10, stop="auto", bits_budget=None, stride=None,
-        explode=1e12, seed=0, seeds=None):
-    """Run an Algorithm 1 method (compiled) and return its trace.
+        explode=1e12, seed=0, seeds=None, **method_options):
+    """Run a method (compiled) and return its trace.
+
+    Algorithm 1 methods run on :mod:`shiftbench.methods.engine`; methods of
+    other families (registered with a ``runner``) receive the same arguments
+    plus ``method_options`` (e.g. ``zeta``, ``compressor2``, ``gamma_factor``).
 
     Parameters
     ----------
@@ -319,7 +323,11 @@ def run(method, problem, compressor=None, shift_compressor=None, *, gamma=None,
         return getattr(importlib.import_module(mod), fn)(
             info0.name, problem, compressor, shift_compressor, gamma=gamma, alpha=alpha,
             eta=eta, p=p, M=M, x0=x0, iters=iters, eps=eps, stop=stop,
-            bits_budget=bits_budget, stride=stride, explode=explode, seed=seed, seeds=seeds)
+            bits_budget=bits_budget, stride=stride, explode=explode, seed=seed, seeds=seeds,
+            **method_options)
+    if method_options:
+        raise ValueError(f"{info0.name} does not take {', '.join(sorted(method_options))}; "
+                         f"allowed: {', '.join(sorted(info0.params))}")
     info, P, params, th, a = setup(method, problem, compressor, shift_compressor, gamma,
                                    alpha, eta, p, M, shift, h0)
     iters = int(iters)

@@ -1,0 +1,519 @@
+"""Plain NumPy / pure-Python reference implementations of every compressor.
+
+These references exist to test the compiled kernels of
+:mod:`shiftbench.compressors.kernels`.  They are written for clarity, not
+speed, and share nothing with the kernels except the spec parser
+(:func:`shiftbench.compressors.parse`):
+
+* the random number generator (xoroshiro128+ seeded by splitmix64, Blackman
+  & Vigna 2021) is re-implemented here with Python integers, so that a random
+  compressor can be compared with its kernel *exactly* for a given seed;
+* every reference consumes random draws in the same order as its kernel
+  (documented per compressor below), so the streams stay aligned;
+* reductions whose rounding matters (norms) are plain left-to-right sums,
+  as in the kernels; element-wise arithmetic is written in the same order.
+
+The compressors and their constants are those of ``SPEC.md`` §2: Rand-K and
+the shifted-compression framework of Shulgin & Richtárik (UAI 2022, seed
+001), the biased classes of Beznosikov, Horváth, Richtárik & Safaryan (seed
+004), natural compression and natural dithering of Horváth et al. (2019),
+QSGD / random dithering of Alistarh et al. (2017), TernGrad of Wen et al.
+(2017) and adaptive sparsification of Wangni et al. (2018).
+
+Bits follow ``SPEC.md`` §2 and the rules documented in
+:mod:`shiftbench.compressors.kernels`: the index cost of m present
+coordinates is the cheaper of ``m * ceil(log2 d)`` and a d-bit mask (zero
+when all d are present); values are 32 or 64 bits; a norm costs one value;
+dithering sends ``1 + ceil(log2(s + 1))`` bits per entry; C_nat 9 bits per
+entry (fp32) or 12 (fp64); Rand-K with ``shared=1`` sends no indices; a
+Bernoulli message carries one flag bit; ``compose(C2, C1)`` costs C2's
+message about C1's output (C1's own message never travels).
+
+Examples
+--------
+>>> import numpy as np
+>>> y, bits, values = naive_compress("top-k(k=2)", np.array([3., -1., 4., 1.]), seed=0)
+>>> y.tolist(), bits, values
+([3.0, 0.0, 4.0, 0.0], 68, 64)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..compressors.registry import parse
+
+__all__ = ["Rng", "naive_compress", "naive_apply", "ceil_log2", "support_bits",
+           "nat_round", "topk_reference", "seq_sum", "pnorm"]
+
+M64 = (1 << 64) - 1
+
+
+# ----------------------------------------------------------------------------
+# the generator, in pure Python (mirrors shiftbench/_rng.py)
+
+def _splitmix64(z):
+    """One splitmix64 step on a 64-bit integer."""
+    z = (z + 0x9E3779B97F4A7C15) & M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def _rotl(x, k):
+    return ((x << k) & M64) | (x >> (64 - k))
+
+
+class Rng:
+    """xoroshiro128+ seeded by splitmix64, with Python integers.
+
+    Parameters
+    ----------
+    seed, stream : int
+        Same meaning as in :func:`shiftbench._rng.new_state`; stream 0 is what
+        :meth:`shiftbench.compressors.Compressor.compress` uses.
+
+    Notes
+    -----
+    D. Blackman and S. Vigna, "Scrambled linear pseudorandom number
+    generators", ACM TOMS 47(4), 2021.  ``bounded`` is Lemire's
+    multiply-shift with rejection (D. Lemire, "Fast random integer generation
+    in an interval", ACM TOMACS 29(1), 2019).
+    """
+
+    def __init__(self, seed, stream=0):
+        seed = int(seed) & M64
+        stream = int(stream) & M64
+        z = _splitmix64(seed ^ _splitmix64((stream + 0x632BE59BD9B4E019) & M64))
+        s0 = _splitmix64(z)
+        s1 = _splitmix64(s0 ^ 0xD1B54A32D192ED03)
+        if s0 == 0 and s1 == 0:
+            s1 = 1
+        self.s0, self.s1 = s0, s1
+        self.draws = 0
+
+    def next_u64(self):
+        """Next 64-bit output."""
+        s0, s1 = self.s0, self.s1
+        result = (s0 + s1) & M64
+        s1 ^= s0
+        self.s0 = _rotl(s0, 24) ^ s1 ^ ((s1 << 16) & M64)
+        self.s1 = _rotl(s1, 37)
+        self.draws += 1
+        return result
+
+    def uniform(self):
+        """A float in [0, 1) with 53 random bits: ``(u64 >> 11) * 2**-53``."""
+        return float(self.next_u64() >> 11) * 2.0 ** -53
+
+    def bounded(self, n):
+        """An integer uniform on {0, ..., n-1} (Lemire, with rejection)."""
+        while True:
+            m = self.next_u64() * n
+            hi, lo = m >> 64, m & M64
+            if lo >= n or lo >= ((1 << 64) - n) % n:
+                return hi
+
+    def state(self):
+        """The state as a ``uint64[2]`` array (as in :mod:`shiftbench._rng`)."""
+        return np.array([self.s0, self.s1], dtype=np.uint64)
+
+
+# ----------------------------------------------------------------------------
+# helpers
+
+def ceil_log2(n):
+    """ceil(log2 n) for an integer n >= 1 (0 for n = 1)."""
+    return (int(n) - 1).bit_length()
+
+
+def support_bits(m, d):
+    """Bits to say which m of d coordinates are present.
+
+    The cheaper of an index list (``m * ceil(log2 d)``) and a d-bit mask;
+    nothing when all d coordinates are present (SPEC §2).
+    """
+    if m >= d:
+        return 0
+    return min(m * ceil_log2(d), d)
+
+
+def seq_sum(values):
+    """Left-to-right float sum (the kernels' order; ``np.sum`` is pairwise)."""
+    s = 0.0
+    for v in values:
+        s += float(v)
+    return s
+
+
+def pnorm(x, p):
+    """The p-norm of x, summed left to right as the kernels do."""
+    a = np.abs(x)
+    if p == math.inf:
+        return float(a.max()) if a.size else 0.0
+    if p == 2.0:
+        return math.sqrt(seq_sum(a * a))
+    if p == 1.0:
+        return seq_sum(a)
+    return seq_sum(a ** p) ** (1.0 / p)
+
+
+def _resolve_k(params, d):
+    """K from k, or from q as round(q d), clipped to [1, d]."""
+    if "k" in params:
+        k = int(params["k"])
+    else:
+        k = int(math.floor(params["q"] * d + 0.5))
+    return max(1, min(d, k))
+
+
+def _sparse_or_dense(m, d, per_entry):
+    """Cost of m entries of ``per_entry`` bits: dense (d entries) or
+    support + m entries, whichever is cheaper."""
+    return min(per_entry * d, support_bits(m, d) + per_entry * m)
+
+
+def topk_reference(x, k):
+    """Top-K by a stable sort of -|x|: ties go to the lowest index."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.zeros_like(x)
+    keep = np.argsort(-np.abs(x), kind="stable")[:k]
+    y[keep] = x[keep]
+    return y
+
+
+def nat_round(t, u=None, deterministic=False):
+    """Round one number to a power of two (natural compression).
+
+    Parameters
+    ----------
+    t : float
+        The number; 0 and non-finite values are returned unchanged.
+    u : float, optional
+        A uniform draw on [0, 1): round up when ``u < (|t| - lo)/lo``, where
+        ``lo = 2**floor(log2 |t|)``, so that ``E C(t) = t`` (Horváth et al.,
+        2019).  Ignored when ``deterministic``.
+    deterministic : bool
+        Round |t| to the nearer of ``lo`` and ``2 lo`` (up at the midpoint
+        ``1.5 lo``).
+
+    Notes
+    -----
+    ``2 lo`` is not representable when ``lo = 2**1023``; the result then
+    saturates at ``2**1023`` (biased only for ``|t| > 2**1023``).
+    """
+    if t == 0.0 or not math.isfinite(t):
+        return t
+    a = abs(t)
+    m, e = math.frexp(a)           # a = m 2**e, 0.5 <= m < 1 (subnormals too)
+    lo = math.ldexp(1.0, e - 1)    # 2**floor(log2 a)
+    if deterministic:
+        up = a >= 1.5 * lo
+    else:
+        up = u < a / lo - 1.0
+    if lo == math.ldexp(1.0, 1023):
+        up = False
+    r = 2.0 * lo if up else lo
+    return -r if t < 0 else r
+
+
+# ----------------------------------------------------------------------------
+# the primitives: each returns (y, bits_full, bits_values)
+
+def _identity(x, pr, rng):
+    vb = int(pr.get("bits", 32))
+    m = int(np.count_nonzero(x))
+    return x.copy(), _sparse_or_dense(m, x.size, vb), vb * m
+
+
+def _zero(x, pr, rng):
+    return np.zeros_like(x), 0, 0
+
+
+def _topk(x, pr, rng):
+    d = x.size
+    vb = int(pr.get("bits", 32))
+    k = _resolve_k(pr, d)
+    return topk_reference(x, k), support_bits(k, d) + vb * k, vb * k
+
+
+def _floyd(d, k, rng):
+    """Floyd's algorithm: K distinct indices, uniform over the K-subsets.
+
+    Draws ``bounded(j + 1)`` for j = d-K, ..., d-1, in that order.
+    """
+    chosen = []
+    seen = set()
+    for j in range(d - k, d):
+        t = rng.bounded(j + 1)
+        if t in seen:
+            t = j
+        seen.add(t)
+        chosen.append(t)
+    return chosen
+
+
+def _randk(x, pr, rng, scaled):
+    d = x.size
+    vb = int(pr.get("bits", 32))
+    k = _resolve_k(pr, d)
+    scale = d / k if scaled else 1.0
+    y = np.zeros_like(x)
+    for t in _floyd(d, k, rng):
+        y[t] = scale * x[t]
+    index_bits = 0 if pr.get("shared", 0.0) else support_bits(k, d)
+    return y, index_bits + vb * k, vb * k
+
+
+def _bernoulli(x, pr, rng, scaled):
+    """One draw: the vector is sent (with a 1-bit flag) when u < p."""
+    vb = int(pr.get("bits", 32))
+    p = pr["p"]
+    if rng.uniform() < p:
+        sc = 1.0 / p if scaled else 1.0
+        m = int(np.count_nonzero(x))
+        return sc * x, 1 + _sparse_or_dense(m, x.size, vb), vb * m
+    return np.zeros_like(x), 1, 0
+
+
+def _adaptive(x, pr, rng):
+    """Adaptive sparsification (reconstructed; Wangni et al. 2018).
+
+    p_i = min(1, lam |x_i|) with lam such that sum p_i = min(K, nnz):
+    saturated coordinates are fixed and lam is recomputed on the rest until
+    it stops growing.  One draw per coordinate with 0 < p_i < 1, in index
+    order; kept entries are x_i / p_i.
+    """
+    d = x.size
+    vb = int(pr.get("bits", 32))
+    k = _resolve_k(pr, d)
+    a = np.abs(x)
+    l1 = seq_sum(a)
+    nnz = int(np.count_nonzero(a))
+    if l1 == 0.0:
+        return np.zeros_like(x), 0, 0
+    target = min(k, nnz)
+    lam = target / l1
+    for _ in range(d):
+        sat = int(np.count_nonzero(lam * a >= 1.0))
+        rest = seq_sum(a[lam * a < 1.0])
+        if rest == 0.0:
+            break
+        new_lam = (target - sat) / rest
+        if new_lam <= lam * (1.0 + 1e-15):
+            break
+        lam = new_lam
+    y = np.zeros_like(x)
+    kept = 0
+    for i in range(d):
+        pi = lam * a[i]
+        if pi >= 1.0:
+            y[i] = x[i]
+            kept += 1
+        elif pi > 0.0 and rng.uniform() < pi:
+            y[i] = x[i] / pi
+            kept += 1
+    return y, support_bits(kept, d) + vb * kept, vb * kept
+
+
+def _natural(x, pr, rng, deterministic):
+    """C_nat entry by entry; the random one draws one uniform per entry
+    (zeros included)."""
+    vb = int(pr.get("bits", 32))
+    y = np.empty_like(x)
+    for i in range(x.size):
+        u = None if deterministic else rng.uniform()
+        y[i] = nat_round(float(x[i]), u, deterministic)
+    per = 9 if vb == 32 else 12          # sign + 8 (fp32) or 11 (fp64) exponent bits
+    m = int(np.count_nonzero(x))
+    return y, _sparse_or_dense(m, x.size, per), per * m
+
+
+def _dither_bits(x, s, vb):
+    per = 1 + ceil_log2(int(s) + 1)      # sign + level index in {0..s}
+    m = int(np.count_nonzero(x))
+    return vb + _sparse_or_dense(m, x.size, per), per * m
+
+
+def _dither(x, pr, rng):
+    """Random dithering / QSGD (Alistarh et al. 2017): one uniform per entry.
+
+    xi_i = floor(s|x_i|/||x||_p) + Bernoulli(fractional part), y_i =
+    ||x||_p sign(x_i) xi_i / s.
+    """
+    d = x.size
+    vb = int(pr.get("bits", 32))
+    s = pr["s"]
+    nrm = pnorm(x, pr.get("p", 2.0))
+    y = np.zeros_like(x)
+    if nrm != 0.0:
+        inv = 1.0 / nrm
+        for i in range(d):
+            a = abs(x[i]) * inv * s
+            lvl = math.floor(a)
+            if rng.uniform() < a - lvl:
+                lvl += 1.0
+            v = nrm * lvl / s
+            y[i] = -v if x[i] < 0.0 else v
+    bf, bv = _dither_bits(x, s, vb)
+    return y, bf, bv
+
+
+def _natural_dither(x, pr, rng):
+    """Natural dithering (Horváth et al. 2019): levels {0, 2^(1-s), .., 1/2, 1}.
+
+    u_i = |x_i|/||x||_p; u_i >= 1 keeps level 1 (no draw); below the smallest
+    level 2^(1-s) it rounds to 0 or 2^(1-s) unbiasedly; otherwise it is
+    rounded to a power of two as in C_nat.  One draw per entry with u_i < 1.
+    """
+    d = x.size
+    vb = int(pr.get("bits", 32))
+    s = pr["s"]
+    nrm = pnorm(x, pr.get("p", 2.0))
+    y = np.zeros_like(x)
+    if nrm != 0.0:
+        inv = 1.0 / nrm
+        smallest = math.ldexp(1.0, 1 - int(s))
+        for i in range(d):
+            u = abs(x[i]) * inv
+            if u >= 1.0:
+                lv = 1.0
+            elif u < smallest:
+                lv = smallest if rng.uniform() < u / smallest else 0.0
+            else:
+                lv = nat_round(u, rng.uniform())
+            v = nrm * lv
+            y[i] = -v if x[i] < 0.0 else v
+    bf, bv = _dither_bits(x, s, vb)
+    return y, bf, bv
+
+
+def _terngrad(x, pr, rng):
+    """TernGrad (Wen et al. 2017): one uniform per entry unless x = 0.
+
+    Bits: one value (max|x|) + 2 bits per entry, or the support of the
+    nonzero outputs + 1 sign bit each, whichever is cheaper.
+    """
+    d = x.size
+    vb = int(pr.get("bits", 32))
+    m = float(np.abs(x).max())
+    y = np.zeros_like(x)
+    if m != 0.0:
+        for i in range(d):
+            if rng.uniform() < abs(x[i]) / m:
+                y[i] = m if x[i] > 0.0 else -m
+    nz = int(np.count_nonzero(y))
+    return y, vb + min(2 * d, support_bits(nz, d) + nz), nz
+
+
+def _sign(x, pr, rng):
+    """Scaled sign (||x||_1/d) sign(x): one value + 1 bit per entry (or
+    support + signs of the nonzeros when x has zeros)."""
+    d = x.size
+    vb = int(pr.get("bits", 32))
+    c = seq_sum(np.abs(x)) / d
+    y = c * np.sign(x)
+    m = int(np.count_nonzero(x))
+    if m == d:
+        return y, vb + d, d
+    return y, vb + min(2 * d, support_bits(m, d) + m), m
+
+
+_PRIMITIVES = {
+    "identity": _identity,
+    "zero": _zero,
+    "top-k": _topk,
+    "rand-k": lambda x, pr, rng: _randk(x, pr, rng, True),
+    "crand-k": lambda x, pr, rng: _randk(x, pr, rng, False),
+    "bernoulli": lambda x, pr, rng: _bernoulli(x, pr, rng, False),
+    "scaled-bernoulli": lambda x, pr, rng: _bernoulli(x, pr, rng, True),
+    "adaptive": _adaptive,
+    "natural": lambda x, pr, rng: _natural(x, pr, rng, False),
+    "natural-det": lambda x, pr, rng: _natural(x, pr, rng, True),
+    "dither": _dither,
+    "natural-dither": _natural_dither,
+    "terngrad": _terngrad,
+    "sign": _sign,
+}
+
+
+# ----------------------------------------------------------------------------
+# the tree
+
+def naive_apply(node, x, rng):
+    """Apply a parsed spec tree to x with generator ``rng``.
+
+    Parameters
+    ----------
+    node : shiftbench.compressors.registry.Node
+        From :func:`shiftbench.compressors.parse`.
+    x : ndarray of float64
+    rng : Rng
+
+    Returns
+    -------
+    y : ndarray
+    bits_full, bits_values : int
+
+    Notes
+    -----
+    * ``induced(C, Q)``: ``C(x) + Q(x - C(x))`` (footnote 1 of seed 001);
+      C draws first, then Q; both messages are sent.
+    * ``compose(C2, C1)``: ``C2(C1(x))``; C1 draws first; only C2's message
+      about C1's output is sent.
+    * ``scale(C, lam)``: ``lam C(x)``; the bits of C.
+    """
+    if node.name == "induced":
+        c, q = node.kids
+        yc, bc, vc = naive_apply(c, x, rng)
+        yq, bq, vq = naive_apply(q, x - yc, rng)
+        return yc + yq, bc + bq, vc + vq
+    if node.name == "compose":
+        outer, inner = node.kids
+        yi, _, _ = naive_apply(inner, x, rng)
+        return naive_apply(outer, yi, rng)
+    if node.name == "scale":
+        (c,) = node.kids
+        y, b, v = naive_apply(c, x, rng)
+        return node.params["lam"] * y, b, v
+    return _PRIMITIVES[node.name](x, node.params, rng)
+
+
+def naive_compress(spec, x, seed=0, stream=0):
+    """Reference compression of x by the compressor ``spec``.
+
+    Parameters
+    ----------
+    spec : str
+        A compressor spec, e.g. ``"rand-k(q=0.1)"`` (parsed by the project's
+        one parser).
+    x : array_like
+        A finite 1-D vector.
+    seed, stream : int
+        Generator seed and stream; ``Compressor.compress(x, seed)`` uses
+        stream 0 and ``Compressor.sample`` uses stream t for trial t.
+
+    Returns
+    -------
+    y : ndarray
+        The compressed vector.
+    bits_full : int
+        Everything a receiver needs (values, indices or mask, norms, flags).
+    bits_values : int
+        The values-only convention (reported beside ``bits_full``).
+
+    Raises
+    ------
+    ValueError
+        For a bad spec, a non-finite or non-1-D x, or K > d.
+    """
+    node = parse(spec)
+    x = np.array(x, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"x must be a non-empty 1-D array, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x contains NaN or inf; allowed: finite float values")
+    node.check_d(x.size)
+    y, bf, bv = naive_apply(node, x, Rng(seed, stream))
+    return y, int(bf), int(bv)

@@ -210,19 +210,19 @@ def setup(method, problem, compressor=None, shift_compressor=None, gamma=None,
         gs = P.grad_star if P.grad_star is not None else np.zeros((n, d))
         if info.mode in (E.DCGD, E.FIXED):
             if info.name == "dgd":
-                th = T.gd(P.L, P.mu)
+                th = T.gd(P.L, P.mu, gamma=gamma)
             else:
                 hd = None
                 if P.grad_star is not None:
                     hcur = gs if (info.mode == E.FIXED and shift == "star") else np.zeros((n, d))
                     hd = np.sum((gs - hcur) ** 2, axis=1)
-                th = T.dcgd_fixed(P.L, P.L_i, P.mu, n, omega, hd, method=info.name)
+                th = T.dcgd_fixed(P.L, P.L_i, P.mu, n, omega, hd, method=info.name, gamma=gamma)
         elif info.mode == E.STAR:
-            th = T.dcgd_star(P.L, P.L_i, P.mu, n, omega, delta)
+            th = T.dcgd_star(P.L, P.L_i, P.mu, n, omega, delta, gamma=gamma)
         elif info.mode == E.DIANA:
-            th = T.diana(P.L, P.L_i, P.mu, n, omega, delta, alpha=alpha, M=M)
+            th = T.diana(P.L, P.L_i, P.mu, n, omega, delta, alpha=alpha, M=M, gamma=gamma)
         elif info.mode == E.RAND:
-            th = T.rand_diana(P.L, P.L_i, P.mu, n, omega, p=p, M=M)
+            th = T.rand_diana(P.L, P.L_i, P.mu, n, omega, p=p, M=M, gamma=gamma)
         elif info.mode == E.GDCI:
             th = T.gdci(P.L, P.L_i, P.mu, n, omega, eta=eta, gamma=gamma)
             if P.x_star is not None:
@@ -239,8 +239,6 @@ def setup(method, problem, compressor=None, shift_compressor=None, gamma=None,
     a = alpha if alpha is not None else (th.alpha if th is not None and th.alpha else 1.0)
     et = eta if eta is not None else (th.eta if th is not None and th.eta else 1.0)
     pp = p if p is not None else (th.p if th is not None and th.p is not None else np.ones(n))
-    if th is not None and gamma is not None:
-        th.notes.append(f"user gamma={gamma:g} overrides the theorem's")
     # shifts
     if h0 is not None:
         H0 = np.ascontiguousarray(np.broadcast_to(np.asarray(h0, float), (n, d))).copy()

@@ -1,0 +1,27 @@
+"""Finite-sum problems f = (1/n) sum_i f_i with exact constants.
+
+>>> from shiftbench.problems import make
+>>> p = make("ridge(seed=3)")                                    # doctest: +SKIP
+>>> p.L, p.L_max, p.mu, p.kappa                                  # doctest: +SKIP
+
+Problems (spec strings, see :func:`list_problems` or
+``python -m shiftbench problems``):
+
+* ``ridge(seed, m, d, n, lam)``: ridge regression of seed 001 §4;
+* ``quadratic(kappa, n, d, hetero, interp, seed, L, lmax_ratio)``: exact-kappa
+  quadratics for the Table 1 checks (SPEC §6);
+* ``logreg(data, lam, n, ...)``: L2 logistic regression on a LIBSVM file;
+* ``logreg-nc(data, lam, n, ...)``: nonconvex logistic regression (SPEC §6);
+* ``divergence3(t)``: seed 004's Top-1 divergence example.
+"""
+from .base import LSQ, LOGREG, LOGREG_NC, KIND_NAMES, Problem, local_grad, full_grad  # noqa: F401
+from .quadratic import quadratic, divergence3, lsq_problem  # noqa: F401
+from .ridge import ridge  # noqa: F401
+from .logreg import logreg, logreg_nc, synthetic_classification  # noqa: F401
+from .libsvm import load_libsvm, Dataset  # noqa: F401
+from .registry import make, list_problems, parse, REGISTRY  # noqa: F401
+
+__all__ = ["Problem", "local_grad", "full_grad", "LSQ", "LOGREG", "LOGREG_NC",
+           "make", "list_problems", "parse", "ridge", "quadratic", "logreg", "logreg_nc",
+           "divergence3", "lsq_problem", "load_libsvm", "Dataset",
+           "synthetic_classification"]

@@ -1,0 +1,331 @@
+"""Strongly convex quadratics in least-squares form, and the LSQ builder.
+
+Every quadratic here is stored in the ``LSQ`` kind of :mod:`.base`,
+
+    f_i(x) = scale_i * 1/2 ||A_i x - b_i||^2 + lam/2 ||x||^2,
+    f(x)   = (1/n) sum_i f_i(x),
+
+so the compiled method loops need no special case.  :func:`lsq_problem`
+turns such data into a :class:`~.base.Problem` with *exact* constants from
+dense eigen-solves of the d x d Hessians
+
+    H_i = scale_i A_i^T A_i + lam I,    H = (1/n) sum_i H_i:
+
+``L = lambda_max(H)``, ``mu = lambda_min(H)``, ``L_i = lambda_max(H_i)``,
+``L_plus = sqrt(lambda_max((1/n) sum_i H_i^2))`` (exact for quadratics:
+(1/n) sum ||H_i v||^2 = v^T ((1/n) sum H_i^2) v, SPEC §5), and
+``x* = H^{-1} (1/n) sum_i scale_i A_i^T b_i`` (one step of iterative
+refinement), ``f* = f(x*)``, ``grad f_i(x*) = H_i x* - scale_i A_i^T b_i``.
+
+:func:`quadratic` builds the Table 1 test problems of SPEC §6 (seed 001):
+a chosen condition number kappa = L/mu, n workers, a heterogeneity knob and
+an interpolation variant with grad f_i(x*) = 0 for every i.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import LSQ, Problem
+
+
+# ----------------------------------------------------------------------------
+# generic LSQ builder with exact constants
+
+def lsq_hessians(A, offsets, scale, lam):
+    """Local Hessians H_i = scale_i A_i^T A_i + lam I, shape (n, d, d)."""
+    n = offsets.size - 1
+    d = A.shape[1]
+    H = np.empty((n, d, d))
+    for i in range(n):
+        Ai = A[offsets[i]:offsets[i + 1]]
+        H[i] = scale[i] * (Ai.T @ Ai)
+        H[i] += lam * np.eye(d)
+    return H
+
+
+def lsq_problem(name, A, b, offsets, scale, lam, x0, meta=None):
+    """Wrap least-squares data into a :class:`Problem` with exact constants.
+
+    Parameters
+    ----------
+    name : str
+        Spec-style name.
+    A : array (N, d)
+        Row-stacked local data matrices.
+    b : array (N,)
+        Row-stacked targets.
+    offsets : int array (n+1,)
+        Worker i owns rows ``offsets[i]:offsets[i+1]``.
+    scale : array (n,)
+        Weight of each worker's data term.
+    lam : float
+        Weight of the regulariser lam/2 ||x||^2.
+    x0 : array (d,)
+        Starting point.
+    meta : dict, optional
+        Extra description, stored in ``Problem.meta``.
+
+    Returns
+    -------
+    Problem
+        With ``L, L_i, mu, L_plus`` exact (eigen-solves) and ``x_star``,
+        ``f_star``, ``grad_star`` (n x d) from a dense solve; ``mu`` is the
+        smallest eigenvalue of the mean Hessian (0 is returned as is, and
+        ``x_star`` is then the minimum-norm least-squares solution).
+    """
+    A = np.ascontiguousarray(A, dtype=np.float64)
+    b = np.ascontiguousarray(b, dtype=np.float64).reshape(-1)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    scale = np.ascontiguousarray(scale, dtype=np.float64).reshape(-1)
+    x0 = np.ascontiguousarray(x0, dtype=np.float64).reshape(-1)
+    n = offsets.size - 1
+    N, d = A.shape
+    if b.size != N or offsets[0] != 0 or offsets[-1] != N or np.any(np.diff(offsets) < 0):
+        raise ValueError(f"{name}: inconsistent data (A {A.shape}, b {b.shape}, "
+                         f"offsets {offsets[0]}..{offsets[-1]})")
+    if scale.size != n or x0.size != d:
+        raise ValueError(f"{name}: scale must have n = {n} entries and x0 d = {d}")
+    Hs = lsq_hessians(A, offsets, scale, lam)
+    H = Hs.mean(axis=0)
+    H = 0.5 * (H + H.T)
+    ev = np.linalg.eigvalsh(H)
+    L, mu = float(ev[-1]), float(max(ev[0], 0.0))
+    L_i = np.array([np.linalg.eigvalsh(0.5 * (h + h.T))[-1] for h in Hs])
+    L_plus = math.sqrt(max(np.linalg.eigvalsh(np.einsum("nij,njk->ik", Hs, Hs) / n)[-1], 0.0))
+    r = np.zeros((n, d))
+    for i in range(n):
+        sl = slice(offsets[i], offsets[i + 1])
+        r[i] = scale[i] * (A[sl].T @ b[sl])
+    rhs = r.mean(axis=0)
+    if mu > 0:
+        xs = np.linalg.solve(H, rhs)
+        xs += np.linalg.solve(H, rhs - H @ xs)         # one refinement step
+    else:
+        xs = np.linalg.lstsq(H, rhs, rcond=None)[0]
+    gs = np.einsum("nij,j->ni", Hs, xs) - r
+    fs = 0.0
+    for i in range(n):
+        sl = slice(offsets[i], offsets[i + 1])
+        res = A[sl] @ xs - b[sl]
+        fs += 0.5 * scale[i] * float(res @ res)
+    fs = fs / n + 0.5 * lam * float(xs @ xs)
+    m = dict(meta or {})
+    m.setdefault("L_plus", "exact: sqrt(lambda_max((1/n) sum H_i^2))")
+    return Problem(name=name, kind=LSQ, A=A, b=b, offsets=offsets, scale=scale,
+                   lam=float(lam), L=L, L_i=L_i, mu=mu, x0=x0, x_star=xs,
+                   f_star=float(fs), grad_star=np.ascontiguousarray(gs),
+                   L_plus=L_plus, meta=m)
+
+
+# ----------------------------------------------------------------------------
+# quadratics with chosen kappa
+
+def _orthogonal(rng, d):
+    Z = rng.standard_normal((d, d))
+    Q, R = np.linalg.qr(Z)
+    return Q * np.sign(np.diag(R))
+
+
+def _spectrum(kappa, d, L):
+    """Eigenvalues of the mean Hessian: geometric from L/kappa to L."""
+    if d == 1:
+        return np.array([L])
+    return L * kappa ** (np.arange(d) / (d - 1) - 1.0)
+
+
+def _mixers(rng, n, d, top, alpha=0.2):
+    """Weights defining W_i = P diag(w_i) P^T with (1/n) sum_i W_i = I.
+
+    P is orthogonal with first column ``top`` (the top eigenvector of the
+    mean Hessian) and random other columns.  The top direction belongs to
+    one random worker i0 (w_{i0,1} = n, the others 0), so at full mixing
+    L_{i0} = n L; for every other direction j the column (w_1j, ..., w_nj)
+    is n * Dirichlet(alpha, ..., alpha).  Each column sums to n exactly up
+    to rounding.
+    """
+    Z = rng.standard_normal((d, d))
+    Z[:, 0] = top
+    P, R = np.linalg.qr(Z)
+    P = P * np.sign(np.diag(R))
+    g = np.maximum(rng.gamma(alpha, size=(n, d)), 1e-300)
+    w = n * g / g.sum(axis=0)
+    w[:, 0] = 0.0
+    w[int(rng.integers(n)), 0] = float(n)
+    return P, w
+
+
+def _local_roots(Hbar_half, P, w, t):
+    """A_i = M_i^{1/2} H^{1/2}, M_i = (1-t) I + t W_i; A_i^T A_i = H^{1/2} M_i H^{1/2}."""
+    n, d = w.shape
+    m = np.sqrt((1.0 - t) + t * w)                  # (n, d)
+    return np.einsum("ij,nj,kj,kl->nil", P, m, P, Hbar_half)
+
+
+def _lmax_ratio(Hbar_half, P, w, t, L):
+    As = _local_roots(Hbar_half, P, w, t)
+    return max(np.linalg.eigvalsh(a.T @ a)[-1] for a in As) / L
+
+
+def quadratic(kappa=10.0, n=10, d=20, hetero=0.0, interp=0, seed=0, L=1.0,
+              lmax_ratio=None, name=None):
+    """Strongly convex quadratic with exactly kappa = L/mu (SPEC §6; 001 Table 1).
+
+    f_i(x) = 1/2 (x - c_i)^T H_i (x - c_i) stored as LSQ data with
+    A_i a d x d square root of H_i, b_i = A_i c_i, scale_i = 1, lam = 0.
+
+    Construction: the mean Hessian is H = Q diag(lambda) Q^T with Q a random
+    orthogonal matrix and lambda geometric from L/kappa to L (so L and mu are
+    exactly the end points).  The local Hessians are
+    H_i = H^{1/2} ((1-t) I + t W_i) H^{1/2} with W_i = P diag(w_i) P^T PSD,
+    P another orthogonal matrix (first column the top eigenvector of H, the
+    others random) and (1/n) sum_i w_i = 1 per coordinate (see
+    :func:`_mixers`: one random worker owns the top direction, so
+    L_max/L = 1 + t (n - 1) whenever that direction dominates), hence (1/n) sum H_i = H for every t in [0, 1] up
+    to rounding; the constants are recomputed from the stored data anyway.
+
+    Parameters
+    ----------
+    kappa : float
+        Condition number L/mu >= 1 of f.
+    n, d : int
+        Workers and dimension.
+    hetero : float
+        Heterogeneity H >= 0.  0: identical workers.  It sets the Hessian
+        mixing t = H/(1+H) (unless ``lmax_ratio`` is given; then
+        L_max/L = 1 + t (n - 1) in the generic case) and, when
+        ``interp=0``, spreads the local minimisers c_i = c + H z_i around a
+        random unit vector c (z_i Gaussian, centred over workers and scaled so
+        that (1/n) sum ||z_i||^2 = 1).
+    interp : {0, 1}
+        1: interpolation regime, c_i = 0 for every worker, so x* = 0 and
+        grad f_i(x*) = 0 for all i (what Table 1 of 001 needs for DCGD-FIXED
+        and GDCI); only the Hessians differ.
+    seed : int
+        Fixes Q, the W_i, the c_i and x0.
+    L : float
+        Smoothness constant of f (mu = L/kappa).
+    lmax_ratio : float, optional
+        Target L_max/L >= 1: the mixing t in [0, 1] is found by bisection
+        (L_max/L is convex in t, equal to 1 at t = 0 and >= 1 everywhere since
+        max_i lambda_max(H_i) >= lambda_max(H) = L, hence nondecreasing).
+        A ratio above the one reached at t = 1 (at least n) raises
+        ValueError.
+    name : str, optional
+        Spec name stored in the problem.
+
+    Returns
+    -------
+    Problem
+        ``x0 = x* + u`` with u a random unit vector.
+    """
+    kappa, L, hetero = float(kappa), float(L), float(hetero)
+    n, d, interp = int(n), int(d), int(interp)
+    where = name or "quadratic"
+    if not (kappa >= 1.0 and math.isfinite(kappa)):
+        raise ValueError(f"{where}: kappa must be a finite number >= 1, got {kappa:g}")
+    if d == 1 and kappa != 1.0:
+        raise ValueError(f"{where}: d = 1 allows only kappa = 1")
+    if n < 1 or d < 1:
+        raise ValueError(f"{where}: n and d must be integers >= 1")
+    if not (hetero >= 0.0 and math.isfinite(hetero)):
+        raise ValueError(f"{where}: hetero must be a finite number >= 0, got {hetero:g}")
+    if interp not in (0, 1):
+        raise ValueError(f"{where}: interp must be 0 or 1")
+    if not (L > 0 and math.isfinite(L)):
+        raise ValueError(f"{where}: L must be a finite number > 0")
+    ss = np.random.SeedSequence(int(seed))
+    r_q, r_w, r_c, r_x = (np.random.default_rng(s) for s in ss.spawn(4))
+    lamb = _spectrum(kappa, d, L)
+    Q = _orthogonal(r_q, d)
+    Hbar_half = (Q * np.sqrt(lamb)) @ Q.T
+    P, w = _mixers(r_w, n, d, Q[:, -1])
+    if lmax_ratio is not None:
+        R = float(lmax_ratio)
+        rmax = _lmax_ratio(Hbar_half, P, w, 1.0, L)
+        if not (1.0 <= R <= rmax * (1 + 1e-12)):
+            raise ValueError(f"{where}: lmax_ratio={R:g} not reachable; allowed "
+                             f"1 <= lmax_ratio <= {rmax:.6g} for this n, d, seed")
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if _lmax_ratio(Hbar_half, P, w, mid, L) < R:
+                lo = mid
+            else:
+                hi = mid
+        t = hi if R > 1.0 else 0.0
+    else:
+        t = hetero / (1.0 + hetero)
+    As = _local_roots(Hbar_half, P, w, t)
+    if interp:
+        c = np.zeros((n, d))
+    else:
+        c0 = r_c.standard_normal(d)
+        c0 /= np.linalg.norm(c0)
+        z = r_c.standard_normal((n, d))
+        if n > 1:
+            z -= z.mean(axis=0)
+        nz = math.sqrt(float(np.mean(np.sum(z * z, axis=1))))
+        z = z / nz if nz > 0 else z
+        c = c0 + hetero * z
+    A = np.empty((n * d, d))
+    b = np.empty(n * d)
+    for i in range(n):
+        A[i * d:(i + 1) * d] = As[i]
+        b[i * d:(i + 1) * d] = As[i] @ c[i]
+    offsets = np.arange(n + 1, dtype=np.int64) * d
+    u = r_x.standard_normal(d)
+    u /= np.linalg.norm(u)
+    meta = {"family": "quadratic", "kappa_target": kappa, "hetero": hetero,
+            "interp": interp, "mixing_t": t, "seed": int(seed),
+            "spectrum": "geometric from L/kappa to L",
+            "source": "SPEC §6 quadratics; seed 001 Table 1"}
+    if name is None:
+        name = "quadratic(" + ", ".join(
+            f"{k}={v:g}" for k, v in (("kappa", kappa), ("n", n), ("d", d),
+                                       ("hetero", hetero), ("interp", interp),
+                                       ("seed", seed))) + ")"
+    # x0 = x* + u: x* is solved inside lsq_problem; build once, then shift x0.
+    p = lsq_problem(name, A, b, offsets, np.ones(n), 0.0, np.zeros(d), meta)
+    if interp:
+        p.x_star = np.zeros(d)
+        p.grad_star = np.zeros((n, d))
+        p.f_star = 0.0
+    p.x0 = np.ascontiguousarray(p.x_star + u)
+    return p
+
+
+# ----------------------------------------------------------------------------
+# seed 004: divergence of distributed CGD with Top-1
+
+DIVERGENCE3_ROWS = np.array([[-3.0, 2.0, 2.0], [2.0, -3.0, 2.0], [2.0, 2.0, -3.0]])
+
+
+def divergence3(t=1.0, name=None):
+    """The n = d = 3 example of seed 004 (SPEC §4) where CGD with Top-1 diverges.
+
+    f_i(x) = <a_i, x>^2 + 1/4 ||x||^2 with a_1 = (-3, 2, 2), a_2 = (2, -3, 2),
+    a_3 = (2, 2, -3), stored as LSQ data: A_i = a_i (one row), b_i = 0,
+    scale_i = 2, lam = 1/2.  From x0 = (t, t, t), every grad f_i(x0) =
+    t (2 a_i + 1/2 (1, 1, 1)) has its largest entry (-11t/2) on coordinate i,
+    so distributed CGD with Top-1 per worker gives
+    x^1 = x0 - (eta/3) (-11t/2) (1, 1, 1) = (1 + 11 eta/6) x0, and
+    x^k = (1 + 11 eta/6)^k x0 -> infinity, although x* = 0 and f is strongly
+    convex.
+
+    Parameters
+    ----------
+    t : float
+        Start x0 = (t, t, t).
+    """
+    t = float(t)
+    if not math.isfinite(t):
+        raise ValueError(f"{name or 'divergence3'}: t must be finite")
+    if name is None:
+        name = "divergence3" if t == 1.0 else f"divergence3(t={t:g})"
+    meta = {"family": "divergence3", "t": t,
+            "source": "seed 004, 'Exponential divergence with biased compressor'"}
+    return lsq_problem(name, DIVERGENCE3_ROWS.copy(), np.zeros(3),
+                       np.arange(4, dtype=np.int64), np.full(3, 2.0), 0.5,
+                       np.full(3, t), meta)

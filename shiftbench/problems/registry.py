@@ -1,0 +1,296 @@
+"""One registry and one parser for problems.
+
+``make("quadratic(kappa=100, n=10, d=50, hetero=1)")`` parses a spec string
+and builds the :class:`~.base.Problem`.  Specs follow the compressor specs
+(:mod:`shiftbench.compressors.registry`): case- and space-tolerant names and
+keys (``_`` and ``-`` interchangeable), and an unknown name or parameter, or
+a bad value, raises a one-line ``ValueError`` naming what is allowed.
+
+Grammar::
+
+    spec  := name [ "(" [ arg ("," arg)* ] ")" ]
+    arg   := key "=" value
+    value := number | path | 'quoted' | "quoted"
+
+A path is any run of characters other than ``,``, ``(``, ``)``, ``=``,
+quotes and spaces (so ``/``, ``.``, ``-``, ``~`` are fine); quote it if it
+contains anything else.  Values keep their case.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .logreg import logreg as _logreg, logreg_nc as _logreg_nc
+from .quadratic import divergence3 as _divergence3, quadratic as _quadratic
+from .ridge import ridge as _ridge
+
+
+@dataclass
+class Param:
+    type: str                   # "int" | "float" | "bool" | "path"
+    default: object
+    help: str
+
+
+@dataclass
+class Entry:
+    name: str
+    build: Callable
+    summary: str
+    example: str
+    params: dict                # key -> Param
+    aliases: tuple = ()
+    source: str = ""
+    needs: str = ""             # optional extra needed, e.g. "data"
+
+    @property
+    def syntax(self):
+        if not self.params:
+            return self.name
+        return self.name + "(" + ", ".join(f"{k}={_show(p.default)}"
+                                           for k, p in self.params.items()) + ")"
+
+
+def _show(v):
+    if v is None:
+        return "None"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+REGISTRY: dict[str, Entry] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(e: Entry):
+    REGISTRY[e.name] = e
+    for a in (e.name,) + tuple(e.aliases):
+        _ALIASES[_key(a)] = e.name
+
+
+def _key(s):
+    return re.sub(r"[\s_\-]+", "-", s.strip().lower())
+
+
+_LOGREG_PARAMS = {
+    "data": Param("path", None, "LIBSVM file path, or a bare name (a9a, mushrooms, phishing) "
+                                "looked up in $SHIFTBENCH_DATA"),
+    "lam": Param("float", 0.1, "regulariser weight"),
+    "n": Param("int", 20, "workers (contiguous equal blocks; remainder rows dropped)"),
+    "synthetic": Param("bool", 0, "1: generated data instead of a file"),
+    "N": Param("int", 1000, "synthetic: number of rows"),
+    "d": Param("int", 20, "synthetic: number of features"),
+    "seed": Param("int", 0, "synthetic: seed"),
+}
+
+register(Entry(
+    "ridge", _ridge,
+    "ridge regression of 001 §4: make_regression(m, d), lam = 1/m, random equal split",
+    "ridge(seed=3)",
+    {"seed": Param("int", 0, "fixes the data, the split and x0 ~ N(0, 10)"),
+     "m": Param("int", 100, "samples"),
+     "d": Param("int", 80, "features"),
+     "n": Param("int", 10, "workers"),
+     "lam": Param("float", None, "regulariser (default 1/m)")},
+    source="seed 001 §4", needs="data"))
+register(Entry(
+    "quadratic", _quadratic,
+    "strongly convex quadratic with exact kappa = L/mu, heterogeneity and interpolation knobs",
+    "quadratic(kappa=100, n=10, d=50, hetero=1)",
+    {"kappa": Param("float", 10.0, "condition number L/mu >= 1"),
+     "n": Param("int", 10, "workers"),
+     "d": Param("int", 20, "dimension"),
+     "hetero": Param("float", 0.0, "heterogeneity >= 0 (0: identical workers)"),
+     "interp": Param("bool", 0, "1: grad f_i(x*) = 0 for all i (x* = 0)"),
+     "seed": Param("int", 0, "seed"),
+     "L": Param("float", 1.0, "smoothness of f (mu = L/kappa)"),
+     "lmax_ratio": Param("float", None, "target L_max/L >= 1 (sets the Hessian mixing)")},
+    aliases=("quad", "quadratics"), source="SPEC §6; seed 001 Table 1"))
+register(Entry(
+    "logreg", _logreg,
+    "L2-regularised logistic regression on a LIBSVM file (x*, f* to ~1e-15)",
+    "logreg(data=a9a, lam=0.1, n=20)", dict(_LOGREG_PARAMS),
+    aliases=("logistic", "logreg-l2"), source="SPEC §6 (convex variant)", needs="data"))
+register(Entry(
+    "logreg-nc", _logreg_nc,
+    "nonconvex logistic regression of SPEC §6 (EF21/3PC): lam sum x_k^2/(1+x_k^2)",
+    "logreg-nc(data=a9a, lam=0.1, n=20)", dict(_LOGREG_PARAMS),
+    aliases=("logregnc", "logreg-nonconvex", "nonconvex-logreg", "ncvx-logreg"),
+    source="SPEC §6 (reconstructed)", needs="data"))
+register(Entry(
+    "divergence3", _divergence3,
+    "seed 004's n = d = 3 example where distributed CGD with Top-1 diverges",
+    "divergence3(t=1)",
+    {"t": Param("float", 1.0, "start x0 = (t, t, t)")},
+    aliases=("divergence-3", "div3", "divergence"), source="seed 004; SPEC §4"))
+
+
+# ----------------------------------------------------------------------------
+# parser
+
+_TOKEN = re.compile(r"""\s*(?:(\()|(\))|(,)|(=)|'([^']*)'|"([^"]*)"|([^\s(),='"]+))""")
+
+
+def _tokenize(s):
+    toks = []                   # (kind, text): kind in "()=,", "q" quoted, "w" word
+    pos = 0
+    s = s.strip()
+    while pos < len(s):
+        m = _TOKEN.match(s, pos)
+        if not m or m.end() == pos:
+            raise ValueError(f"problem spec {s!r}: cannot parse at {s[pos:]!r}; expected "
+                             f"name(key=value, ...), e.g. 'ridge(seed=3)'")
+        g = m.groups()
+        if g[0] or g[1] or g[2] or g[3]:
+            t = next(x for x in g[:4] if x)
+            toks.append((t, t))
+        elif g[4] is not None or g[5] is not None:
+            toks.append(("q", g[4] if g[4] is not None else g[5]))
+        else:
+            toks.append(("w", g[6]))
+        pos = m.end()
+        while pos < len(s) and s[pos].isspace():
+            pos += 1
+    return toks
+
+
+def _lookup(name, full):
+    k = _key(name)
+    if k in _ALIASES:
+        return REGISTRY[_ALIASES[k]]
+    raise ValueError(f"unknown problem {name!r} in {full!r}; allowed: "
+                     + ", ".join(REGISTRY))
+
+
+def _convert(e: Entry, key, raw, full):
+    p = e.params[key]
+    where = f"problem spec {full!r}: {e.name}"
+    if p.type == "path":
+        if raw == "":
+            raise ValueError(f"{where}: {key} must not be empty")
+        return raw
+    t = raw.strip().lower()
+    if p.default is None and t in ("none", ""):
+        return None
+    try:
+        v = math.inf if t in ("inf", "infinity") else float(t)
+    except ValueError:
+        raise ValueError(f"{where}: {key}={raw!r} is not a number") from None
+    if p.type in ("int", "bool"):
+        if not (math.isfinite(v) and v.is_integer()):
+            raise ValueError(f"{where}: {key} must be an integer, got {raw!r}")
+        v = int(v)
+        if p.type == "bool" and v not in (0, 1):
+            raise ValueError(f"{where}: {key} must be 0 or 1, got {raw!r}")
+    return v
+
+
+def _canon_key(e: Entry, key, full):
+    k = key.strip()
+    for cand in (k, k.lower(), k.replace("-", "_"), k.lower().replace("-", "_")):
+        if cand in e.params:
+            return cand
+    low = {p.lower(): p for p in e.params}
+    if k.lower().replace("-", "_") in low:
+        return low[k.lower().replace("-", "_")]
+    allowed = ", ".join(e.params) or "none"
+    raise ValueError(f"problem spec {full!r}: {e.name}: unknown parameter {key!r}; "
+                     f"allowed: {allowed}")
+
+
+def parse(spec):
+    """Parse a spec string into ``(entry, kwargs)`` without building anything."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"problem spec {spec!r}: expected a non-empty string such as "
+                         f"'ridge(seed=3)'; allowed names: {', '.join(REGISTRY)}")
+    full = spec
+    toks = _tokenize(spec)
+    i = 0
+
+    def peek():
+        return toks[i][0] if i < len(toks) else None
+
+    def take(expect):
+        nonlocal i
+        got = peek()
+        if got != expect:
+            shown = toks[i][1] if i < len(toks) else "end of input"
+            raise ValueError(f"problem spec {full!r}: expected {expect!r}, got {shown!r}")
+        i += 1
+        return toks[i - 1][1]
+
+    name = take("w")
+    e = _lookup(name, full)
+    kw = {}
+    if peek() == "(":
+        take("(")
+        while peek() != ")":
+            key = take("w")
+            take("=")
+            if peek() in ("w", "q"):
+                raw = toks[i][1]
+                i += 1
+            else:
+                shown = toks[i][1] if i < len(toks) else "end of input"
+                raise ValueError(f"problem spec {full!r}: expected a value for {key}, "
+                                 f"got {shown!r}")
+            ck = _canon_key(e, key, full)
+            if ck in kw:
+                raise ValueError(f"problem spec {full!r}: {e.name}: {ck} given twice")
+            kw[ck] = _convert(e, ck, raw, full)
+            if peek() == ",":
+                take(",")
+            elif peek() != ")":
+                take(")")
+        take(")")
+    if i != len(toks):
+        raise ValueError(f"problem spec {full!r}: unexpected {toks[i][1]!r} after the spec")
+    return e, kw
+
+
+def canonical(e: Entry, kw):
+    """Spec string of the given parameters, in the registry's order."""
+    args = []
+    for k in e.params:
+        if k in kw:
+            v = kw[k]
+            s = _show(v)
+            if e.params[k].type == "path" and re.search(r"[\s(),='\"]", s):
+                s = repr(s)
+            args.append(f"{k}={s}")
+    return e.name + (f"({', '.join(args)})" if args else "")
+
+
+def make(spec, **overrides):
+    """Build a problem from a spec string (``overrides`` win over the spec).
+
+    Examples
+    --------
+    >>> make("ridge")                                            # doctest: +SKIP
+    >>> make("quadratic(kappa=100, n=10, d=50, hetero=1)")       # doctest: +SKIP
+    >>> make("logreg-nc(data=/path/a9a.txt, lam=0.1, n=20)")     # doctest: +SKIP
+    >>> make("divergence3")                                      # doctest: +SKIP
+    """
+    e, kw = parse(spec)
+    for k, v in overrides.items():
+        ck = _canon_key(e, k, spec)
+        kw[ck] = None if v is None else _convert(e, ck, str(int(v) if isinstance(v, bool)
+                                                         else v), spec)
+    return e.build(**kw, name=canonical(e, kw))
+
+
+def list_problems():
+    """One dict per problem: name, syntax, example, summary, parameters."""
+    out = []
+    for e in REGISTRY.values():
+        out.append({
+            "name": e.name, "syntax": e.syntax, "example": e.example,
+            "summary": e.summary, "aliases": list(e.aliases), "source": e.source,
+            "needs": e.needs,
+            "params": {k: {"type": p.type, "default": p.default, "help": p.help}
+                       for k, p in e.params.items()}})
+    return out

@@ -1,0 +1,93 @@
+"""Ridge regression, the experiment of seed 001 §4 (SPEC §6).
+
+    f(x) = 1/2 ||A x - y||^2 + lam/2 ||x||^2,   lam = 1/m,   A in R^{m x d},
+
+with ``A, y = sklearn.datasets.make_regression(n_samples=m, n_features=d,
+random_state=seed)`` (all other parameters at sklearn's defaults: 10
+informative features, no noise, no bias), m = 100, d = 80.  The m rows are
+split uniformly at random into n = 10 equal parts, and
+
+    f_i(x) = n * 1/2 ||A_i x - y_i||^2 + lam/2 ||x||^2   (scale_i = n),
+
+so that f = (1/n) sum_i f_i exactly.  The start x0 has i.i.d. N(0, 10)
+entries: **variance** 10 (standard deviation sqrt(10)), as in 001 §4.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .quadratic import lsq_problem
+
+
+def _make_regression():
+    try:
+        from sklearn.datasets import make_regression
+    except ImportError:
+        raise ImportError('ridge needs scikit-learn: pip install "shiftbench[data]"') from None
+    return make_regression
+
+
+def ridge(seed=0, m=100, d=80, n=10, lam=None, name=None):
+    """Ridge regression of seed 001 §4 with exact constants.
+
+    Parameters
+    ----------
+    seed : int
+        Fixes everything: ``make_regression(random_state=seed)``, the random
+        split of the rows, and x0 (both from ``numpy.random.SeedSequence(seed)``).
+    m, d : int
+        Samples and features (001: m = 100, d = 80).
+    n : int
+        Workers; the rows are shuffled and cut into n parts of equal size
+        (sizes differ by at most one when n does not divide m; f = (1/n) sum f_i
+        holds either way since scale_i = n).
+    lam : float, optional
+        Regulariser weight; default 1/m (001 §4).
+    name : str, optional
+        Spec name stored in the problem.
+
+    Returns
+    -------
+    Problem
+        LSQ problem with L, L_i, mu, L_plus, x*, f*, grad f_i(x*) exact (dense
+        eigen-solves / solve, see :func:`.quadratic.lsq_problem`).
+
+    Raises
+    ------
+    ImportError
+        If scikit-learn (the ``data`` extra) is missing.
+    """
+    seed, m, d, n = int(seed), int(m), int(d), int(n)
+    where = name or "ridge"
+    if not (0 <= seed < 2 ** 32):
+        raise ValueError(f"{where}: seed must be an integer in [0, 2^32), got {seed}")
+    if m < 1 or d < 1 or not (1 <= n <= m):
+        raise ValueError(f"{where}: need m >= 1, d >= 1 and 1 <= n <= m "
+                         f"(got m={m}, d={d}, n={n})")
+    lam = 1.0 / m if lam is None else float(lam)
+    if not (lam >= 0 and math.isfinite(lam)):
+        raise ValueError(f"{where}: lam must be a finite number >= 0, got {lam:g}")
+    make_regression = _make_regression()
+    A, y = make_regression(n_samples=m, n_features=d, random_state=seed)
+    r_split, r_x0 = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    perm = r_split.permutation(m)
+    A = np.ascontiguousarray(A[perm], dtype=np.float64)
+    y = np.ascontiguousarray(y[perm], dtype=np.float64)
+    sizes = np.full(n, m // n)
+    sizes[: m % n] += 1
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    x0 = r_x0.normal(0.0, math.sqrt(10.0), size=d)
+    if name is None:
+        args = [f"seed={seed}"]
+        for k, v, dv in (("m", m, 100), ("d", d, 80), ("n", n, 10)):
+            if v != dv:
+                args.append(f"{k}={v}")
+        if lam != 1.0 / m:
+            args.append(f"lam={lam:g}")
+        name = f"ridge({', '.join(args)})"
+    meta = {"family": "ridge", "seed": seed, "m": m, "d": d, "n": n, "lam": lam,
+            "x0": "N(0, 10): variance 10",
+            "source": "seed 001 §4: make_regression defaults, lam = 1/m"}
+    return lsq_problem(name, A, y, offsets, np.full(n, float(n)), lam, x0, meta)

@@ -1,0 +1,431 @@
+"""Tests of shiftbench.problems: kernels vs NumPy references, exact constants,
+x*, the generators, the LIBSVM loader, the registry/parser and the CLI."""
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shiftbench.naive import problems as ref
+from shiftbench.problems import (LOGREG, LOGREG_NC, LSQ, divergence3, list_problems,
+                                 load_libsvm, logreg, logreg_nc, make, parse, quadratic,
+                                 ridge)
+from shiftbench.problems import cli
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "libsvm"
+REAL = {"a9a": (32561, 123), "mushrooms": (8124, 112), "phishing": (11055, 68)}
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("SHIFTBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def _write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+SMALL = {
+    "ridge": lambda: ridge(seed=0),
+    "ridge-small": lambda: ridge(seed=1, m=30, d=7, n=3),
+    "quad-hetero": lambda: quadratic(kappa=50, n=4, d=6, hetero=1, seed=2),
+    "quad-interp": lambda: quadratic(kappa=1e3, n=5, d=8, hetero=2, interp=1, seed=3),
+    "divergence3": lambda: divergence3(t=0.7),
+    "logreg": lambda: logreg(synthetic=1, N=200, d=5, n=4, lam=0.05, seed=1),
+    "logreg-nc": lambda: logreg_nc(synthetic=1, N=200, d=5, n=4, lam=0.1, seed=1),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SMALL))
+def prob(request):
+    return SMALL[request.param]()
+
+
+def _points(p, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    s = 1.0 + (0.0 if p.x_star is None else float(np.linalg.norm(p.x_star)) / math.sqrt(p.d))
+    return [s * rng.standard_normal(p.d) for _ in range(k)]
+
+
+# ----------------------------------------------------------------------------
+# kernels against the references
+
+def test_local_grad_matches_reference(prob):
+    for x in _points(prob):
+        for i in range(prob.n):
+            g, gr = prob.grad_i(i, x), ref.grad_i(prob, i, x)
+            assert np.allclose(g, gr, rtol=1e-11, atol=1e-11 * (1 + np.abs(gr).max()))
+            assert prob.f_i(i, x) == pytest.approx(ref.f_i(prob, i, x), rel=1e-11, abs=1e-12)
+        assert prob.f(x) == pytest.approx(ref.f(prob, x), rel=1e-11, abs=1e-12)
+        assert np.allclose(prob.grad(x), ref.grad(prob, x), rtol=1e-10,
+                           atol=1e-11 * (1 + np.abs(ref.grad(prob, x)).max()))
+
+
+def test_gradient_finite_differences(prob):
+    x = _points(prob, 1, seed=5)[0]
+    h = 1e-6 * (1 + np.linalg.norm(x) / math.sqrt(prob.d))
+    for i in range(prob.n):
+        g = prob.grad_i(i, x)
+        fd = np.array([(prob.f_i(i, x + h * e) - prob.f_i(i, x - h * e)) / (2 * h)
+                       for e in np.eye(prob.d)])
+        assert np.allclose(g, fd, rtol=1e-5, atol=1e-6 * (1 + np.abs(g).max()))
+
+
+def test_constants_against_eigen_solves(prob):
+    c = ref.constants(prob)
+    assert prob.L == pytest.approx(c["L"], rel=1e-10)
+    assert np.allclose(prob.L_i, c["L_i"], rtol=1e-10)
+    assert prob.mu == pytest.approx(c["mu"], rel=1e-9, abs=1e-12)
+    assert prob.L_plus == pytest.approx(c["L_plus"], rel=1e-10)
+    assert prob.L <= prob.L_max * (1 + 1e-12)
+    assert prob.L_max == pytest.approx(float(np.max(c["L_i"])), rel=1e-10)
+
+
+def test_smoothness_bounds_hold_at_random_points(prob):
+    """Every Hessian (exact, at random points) stays within the constants."""
+    for x in _points(prob, 2, seed=7):
+        Hs = [ref.hessian_i(prob, i, x) for i in range(prob.n)]
+        for Li, H in zip(prob.L_i, Hs):
+            ev = np.linalg.eigvalsh(H)
+            assert ev[-1] <= Li * (1 + 1e-10) and ev[0] >= -Li * (1 + 1e-10)
+        evm = np.linalg.eigvalsh(sum(Hs) / prob.n)
+        assert evm[-1] <= prob.L * (1 + 1e-10)
+        if prob.kind != LOGREG_NC:
+            assert evm[0] >= prob.mu * (1 - 1e-9)
+
+
+def test_x_star(prob):
+    if prob.kind == LOGREG_NC:
+        assert prob.x_star is None and prob.mu == 0.0
+        return
+    xs = prob.x_star
+    scale = max(1.0, float(np.abs(prob.grad_star).max()))
+    assert np.linalg.norm(prob.grad(xs)) < 1e-10 * scale
+    assert np.allclose(prob.grad_star.sum(axis=0), 0.0, atol=1e-10 * scale)
+    for i in range(prob.n):
+        assert np.allclose(prob.grad_star[i], ref.grad_i(prob, i, xs), atol=1e-10 * scale)
+    assert prob.f_star == pytest.approx(ref.f(prob, xs), rel=1e-12, abs=1e-14)
+    if prob.kind == LSQ:
+        xr = ref.x_star_lsq(prob)
+        assert np.allclose(xs, xr, rtol=1e-8, atol=1e-8 * (1 + np.abs(xr).max()))
+    # a minimum: f(x* + small) > f*
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        assert prob.f(xs + 1e-3 * rng.standard_normal(prob.d)) > prob.f_star
+
+
+def test_logreg_x_star_very_accurate():
+    p = logreg(synthetic=1, N=500, d=10, n=5, lam=1e-3, seed=4)
+    assert p.meta["grad_norm_star"] < 1e-12
+    assert np.linalg.norm(ref.grad(p, p.x_star)) < 1e-12
+
+
+# ----------------------------------------------------------------------------
+# quadratics
+
+@pytest.mark.parametrize("kappa,n,d,hetero,interp", [
+    (1.0, 3, 4, 0.0, 0), (10.0, 10, 20, 1.0, 0), (1e3, 4, 30, 5.0, 1),
+    (1e5, 8, 12, 0.5, 0), (100.0, 1, 5, 2.0, 1)])
+def test_quadratic_kappa_exact(kappa, n, d, hetero, interp):
+    p = quadratic(kappa=kappa, n=n, d=d, hetero=hetero, interp=interp, seed=1, L=2.0)
+    ev = np.linalg.eigvalsh(sum(ref.hessian_i(p, i) for i in range(n)) / n)
+    assert ev[-1] == pytest.approx(2.0, rel=1e-12)
+    assert ev[-1] / ev[0] == pytest.approx(kappa, rel=1e-9)
+    assert p.kappa == pytest.approx(kappa, rel=1e-9)
+    if n > 1:
+        assert p.L_max / p.L == pytest.approx(1 + (hetero / (1 + hetero)) * (n - 1), rel=1e-9)
+
+
+def test_quadratic_interpolation():
+    p = quadratic(kappa=100, n=6, d=10, hetero=3, interp=1, seed=5)
+    assert np.all(p.x_star == 0) and np.all(p.grad_star == 0) and p.f_star == 0
+    for i in range(p.n):
+        assert np.all(ref.grad_i(p, i, np.zeros(p.d)) == 0)
+        assert np.all(p.grad_i(i, np.zeros(p.d)) == 0)
+    assert not np.allclose(p.A[:p.d], p.A[p.d:2 * p.d])       # Hessians do differ
+    assert np.linalg.norm(p.x0 - p.x_star) == pytest.approx(1.0)
+
+
+def test_quadratic_heterogeneity_knob():
+    p0 = quadratic(kappa=20, n=5, d=6, hetero=0, seed=3)
+    for i in range(1, 5):
+        assert np.allclose(p0.A[i * 6:(i + 1) * 6], p0.A[:6])
+        assert np.allclose(p0.b[i * 6:(i + 1) * 6], p0.b[:6])
+    assert np.abs(p0.grad_star).max() < 1e-12                  # identical workers
+    spread = [np.sqrt(np.mean(np.sum(quadratic(kappa=20, n=5, d=6, hetero=h, seed=3)
+                                      .grad_star ** 2, axis=1))) for h in (0.1, 1.0, 10.0)]
+    assert spread[0] < spread[1] < spread[2]
+
+
+def test_quadratic_lmax_ratio():
+    p = quadratic(kappa=30, n=10, d=15, lmax_ratio=4.0, seed=2)
+    assert p.L_max / p.L == pytest.approx(4.0, rel=1e-9)
+    assert p.kappa == pytest.approx(30, rel=1e-9)
+    with pytest.raises(ValueError, match="lmax_ratio"):
+        quadratic(n=3, d=4, lmax_ratio=50)
+
+
+@pytest.mark.parametrize("kw,msg", [({"kappa": 0.5}, "kappa"), ({"hetero": -1}, "hetero"),
+                                    ({"interp": 2}, "interp"), ({"d": 1, "kappa": 3}, "d = 1")])
+def test_quadratic_bad_parameters(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        quadratic(**kw)
+
+
+# ----------------------------------------------------------------------------
+# ridge (001 §4)
+
+def test_ridge_matches_paper_setup():
+    from sklearn.datasets import make_regression
+    p = ridge(seed=0)
+    assert (p.n, p.d, p.A.shape) == (10, 80, (100, 80))
+    assert p.lam == pytest.approx(1 / 100) and np.all(p.scale == 10)
+    assert np.all(np.diff(p.offsets) == 10)
+    A, y = make_regression(n_samples=100, n_features=80, random_state=0)
+    # a row permutation of sklearn's data
+    key = lambda M: np.lexsort(M.T[::-1])                      # noqa: E731
+    assert np.array_equal(p.A[key(p.A)], A[key(A)])
+    assert np.array_equal(np.sort(p.b), np.sort(y))
+    assert not np.array_equal(p.A, A)                           # really shuffled
+    x = np.random.default_rng(0).standard_normal(80)
+    f = 0.5 * np.sum((A @ x - y) ** 2) + 0.5 / 100 * x @ x      # the paper's f
+    assert p.f(x) == pytest.approx(f, rel=1e-12)
+    H = A.T @ A + np.eye(80) / 100
+    ev = np.linalg.eigvalsh(H)
+    assert p.L == pytest.approx(ev[-1], rel=1e-10) and p.mu == pytest.approx(ev[0], rel=1e-8)
+    assert np.allclose(p.x_star, np.linalg.solve(H, A.T @ y), rtol=1e-8, atol=1e-8)
+
+
+def test_ridge_x0_variance_10():
+    x0 = np.concatenate([ridge(seed=s).x0 for s in range(6)])
+    assert abs(np.mean(x0)) < 0.6 and 8.0 < np.var(x0) < 12.0
+
+
+def test_reproducibility():
+    for build in (lambda s: ridge(seed=s), lambda s: quadratic(kappa=10, n=3, d=4, hetero=1, seed=s),
+                  lambda s: logreg(synthetic=1, N=100, d=3, n=2, seed=s)):
+        a, b, c = build(0), build(0), build(1)
+        for f in ("A", "b", "offsets", "scale", "x0"):
+            assert np.array_equal(getattr(a, f), getattr(b, f))
+        assert a.L == b.L and np.array_equal(a.x_star, b.x_star)
+        assert not np.array_equal(a.A, c.A) or not np.array_equal(a.x0, c.x0)
+
+
+def test_ridge_needs_sklearn(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match=r'pip install "shiftbench\[data\]"'):
+        ridge(seed=0)
+
+
+# ----------------------------------------------------------------------------
+# logistic regression
+
+def test_logreg_blocks_and_spec_formula():
+    p = logreg_nc(synthetic=1, N=103, d=4, n=10, lam=0.1, seed=2)
+    assert p.meta["dropped_rows"] == 3 and p.A.shape == (100, 4)
+    assert np.all(np.diff(p.offsets) == 10) and np.all(p.scale == 0.1)
+    x = np.array([0.3, -1.2, 2.0, 0.0])
+    A, b = p.A, p.b
+    f = np.mean(np.log1p(np.exp(-b * (A @ x)))) + 0.1 * np.sum(x * x / (1 + x * x))
+    assert p.f(x) == pytest.approx(f, rel=1e-12)
+    L_i = [np.linalg.eigvalsh(A[10 * i:10 * i + 10].T @ A[10 * i:10 * i + 10])[-1] / 40 + 0.2
+           for i in range(10)]
+    assert np.allclose(p.L_i, L_i, rtol=1e-12)
+    assert p.L_plus == pytest.approx(math.sqrt(np.mean(np.square(L_i))))
+    q = logreg(synthetic=1, N=103, d=4, n=10, lam=0.1, seed=2)
+    assert q.mu == 0.1 and q.L == pytest.approx(p.L - 0.1)
+
+
+def test_logreg_needs_data():
+    with pytest.raises(ValueError, match="data=PATH"):
+        logreg()
+    with pytest.raises(FileNotFoundError, match="no such LIBSVM file"):
+        logreg(data="/nonexistent/x.txt")
+
+
+def test_logreg_from_file_maps_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = []
+    for j in range(40):
+        lab = 1 + (j % 2)                                        # labels 1/2 like mushrooms
+        feats = " ".join(f"{k + 1}:{rng.standard_normal():.6f}" for k in range(3))
+        lines.append(f"{lab} {feats}")
+    f = _write(tmp_path, "toy.txt", "\n".join(lines) + "\n")
+    p = make(f"logreg(data={f}, n=4, lam=0.01)")
+    assert set(np.unique(p.b)) == {-1.0, 1.0}
+    assert p.b[0] == -1.0 and p.b[1] == 1.0                      # 1 -> -1, 2 -> +1
+    assert np.linalg.norm(p.grad(p.x_star)) < 1e-12
+
+
+# ----------------------------------------------------------------------------
+# LIBSVM loader
+
+@pytest.mark.parametrize("text,msg", [
+    ("1 1:0.5 2:1\n-1 1:x 2:3\n", "malformed"),
+    ("", "empty"),
+    ("1 1:0.5\n-1 1:nan\n", "NaN"),
+    ("1 1:0.5\n-1 1:inf\n", "NaN or infinite"),
+    ("1 1:0.5\n2 1:1\n3 2:1\n", "3 distinct label"),
+    ("1 1:0.5\n1 2:1\n", "1 distinct label"),
+])
+def test_loader_errors(tmp_path, text, msg):
+    f = _write(tmp_path, "bad.txt", text)
+    with pytest.raises(ValueError, match=msg) as e:
+        load_libsvm(f)
+    s = str(e.value)
+    assert "\n" not in s and str(f) in s
+
+
+def test_loader_label_maps_and_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHIFTBENCH_CACHE", str(tmp_path / "c"))
+    f = _write(tmp_path, "p.txt", "0 1:0.5 3:1\n1 2:2\n0 1:-1\n")
+    d = load_libsvm(f)
+    assert d.X.shape == (3, 3) and d.X.flags.c_contiguous
+    assert np.array_equal(d.y, [-1.0, 1.0, -1.0])
+    assert np.array_equal(d.X, [[0.5, 0, 1], [0, 2, 0], [-1, 0, 0]])
+    cached = list((tmp_path / "c").rglob("*.npz"))
+    assert len(cached) == 1
+    d2 = load_libsvm(f)                                          # from the cache
+    assert np.array_equal(d.X, d2.X) and np.array_equal(d.y, d2.y)
+    f.write_text("-1 1:7\n1 2:1\n")                              # changed file -> re-read
+    os.utime(f, ns=(os.stat(f).st_atime_ns, os.stat(f).st_mtime_ns + 10 ** 9))
+    d3 = load_libsvm(f)
+    assert d3.X.shape == (2, 2) and d3.X[0, 0] == 7
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared LIBSVM data not available")
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_datasets(name):
+    d = load_libsvm(SHARED / f"{name}.txt")
+    assert d.X.shape == REAL[name]
+    assert set(np.unique(d.y)) == {-1.0, 1.0}
+    p = make(f"logreg-nc(data={SHARED / (name + '.txt')}, lam=0.1, n=20)")
+    assert p.kind == LOGREG_NC and p.n == 20 and p.d == REAL[name][1]
+    assert p.meta["dropped_rows"] == REAL[name][0] % 20
+    c = ref.constants(p)
+    assert np.allclose(p.L_i, c["L_i"], rtol=1e-10) and p.L == pytest.approx(c["L"], rel=1e-10)
+    x = 0.1 * np.random.default_rng(0).standard_normal(p.d)
+    assert p.f(x) == pytest.approx(ref.f(p, x), rel=1e-11)
+    assert np.allclose(p.grad(x), ref.grad(p, x), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared LIBSVM data not available")
+def test_real_convex_x_star():
+    p = make(f"logreg(data={SHARED / 'mushrooms.txt'}, lam=0.01, n=10)")
+    assert np.linalg.norm(p.grad(p.x_star)) < 1e-12
+    assert np.allclose(p.grad_star.sum(axis=0), 0, atol=1e-11)
+
+
+# ----------------------------------------------------------------------------
+# seed 004's divergence example
+
+@pytest.mark.parametrize("t", [1.0, -0.5, 3.0])
+@pytest.mark.parametrize("eta", [0.01, 0.1, 0.5])
+def test_divergence3_top1_step(t, eta):
+    p = make(f"divergence3(t={t})") if t != 1.0 else make("divergence3")
+    assert p.kind == LSQ and (p.n, p.d) == (3, 3) and p.lam == 0.5 and np.all(p.scale == 2)
+    x0 = np.full(3, t)
+    assert np.array_equal(p.x0, x0)
+    a = [np.array([-3.0, 2, 2]), np.array([2.0, -3, 2]), np.array([2.0, 2, -3])]
+    x = x0.copy()
+    for k in range(1, 4):
+        msgs = []
+        for i in range(3):
+            g = p.grad_i(i, x)
+            assert np.allclose(g, 2 * (a[i] @ x) * a[i] + 0.5 * x)   # <a_i,x>^2 + |x|^2/4
+            j = int(np.argmax(np.abs(g)))                            # Top-1 by hand
+            c = np.zeros(3)
+            c[j] = g[j]
+            msgs.append(c)
+        x = x - eta * sum(msgs) / 3
+        assert np.allclose(x, (1 + 11 * eta / 6) ** k * x0, rtol=1e-12)
+    assert np.allclose(p.x_star, 0) and p.mu > 0
+
+
+# ----------------------------------------------------------------------------
+# registry, parser, CLI
+
+@pytest.mark.parametrize("spec,name,kw", [
+    ("ridge", "ridge", {}),
+    ("  RIDGE ( Seed = 3 ) ", "ridge", {"seed": 3}),
+    ("Quadratic(kappa=1e2, n=10, d=50, hetero=1)", "quadratic",
+     {"kappa": 100.0, "n": 10, "d": 50, "hetero": 1.0}),
+    ("quad(interp=1, lmax_ratio=2.5)", "quadratic", {"interp": 1, "lmax_ratio": 2.5}),
+    ("logreg-nc(data=/path/to/my-file.v2.txt, lam=0.1, n=20)", "logreg-nc",
+     {"data": "/path/to/my-file.v2.txt", "lam": 0.1, "n": 20}),
+    ("logreg_NC(data=~/Data/A9A.txt)", "logreg-nc", {"data": "~/Data/A9A.txt"}),
+    ("logreg(data='/my dir/x (1).txt', synthetic=0)", "logreg",
+     {"data": "/my dir/x (1).txt", "synthetic": 0}),
+    ('logreg(data="a,b=c.txt")', "logreg", {"data": "a,b=c.txt"}),
+    ("logreg(synthetic=1, N=50, n=5)", "logreg", {"synthetic": 1, "N": 50, "n": 5}),
+    ("divergence3", "divergence3", {}),
+    ("Divergence-3(t=2)", "divergence3", {"t": 2.0}),
+])
+def test_parse(spec, name, kw):
+    e, got = parse(spec)
+    assert e.name == name and got == kw
+
+
+@pytest.mark.parametrize("spec,msg", [
+    ("nosuch", "unknown problem 'nosuch'.*allowed: ridge, quadratic"),
+    ("ridge(sed=1)", "unknown parameter 'sed'; allowed: seed, m, d, n, lam"),
+    ("ridge(n=2.5)", "n must be an integer"),
+    ("quadratic(interp=3)", "interp must be 0 or 1"),
+    ("quadratic(kappa=abc)", "not a number"),
+    ("ridge(seed=1", "expected"),
+    ("ridge(seed=1) x", "unexpected"),
+    ("ridge(seed=1, seed=2)", "given twice"),
+    ("ridge(seed)", "expected '='"),
+    ("", "non-empty"),
+])
+def test_parse_errors(spec, msg):
+    with pytest.raises(ValueError, match=msg) as e:
+        make(spec)
+    assert "\n" not in str(e.value)
+
+
+def test_make_names_round_trip_and_overrides():
+    p = make("quadratic(KAPPA=20, n=3, d=4, hetero=0.5, seed=9)")
+    assert p.name == "quadratic(kappa=20, n=3, d=4, hetero=0.5, seed=9)"
+    q = make(p.name)
+    assert np.array_equal(p.A, q.A) and np.array_equal(p.x0, q.x0)
+    r = make("quadratic(kappa=20, n=3, d=4)", hetero=0.5, seed=9)
+    assert np.array_equal(p.A, r.A)
+    assert make("ridge(seed=2)").name == "ridge(seed=2)"
+    assert make("logreg(synthetic=1, N=40, d=3, n=4)").name.startswith("logreg(")
+
+
+def test_list_problems_and_examples_build():
+    rows = list_problems()
+    assert [r["name"] for r in rows] == ["ridge", "quadratic", "logreg", "logreg-nc",
+                                         "divergence3"]
+    for r in rows:
+        e, _ = parse(r["example"])
+        assert e.name == r["name"]
+        assert set(r["params"]) == set(e.params)
+
+
+def test_cli(capsys):
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    for n in ("ridge", "quadratic", "logreg-nc", "divergence3"):
+        assert n in out
+    assert cli.main(["--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in rows} >= {"ridge", "divergence3"}
+    assert cli.main(["--json", "divergence3", "quadratic(kappa=7, d=3, n=2)"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got[0]["L_max"] == pytest.approx(34.5) and got[1]["kappa"] == pytest.approx(7)
+    assert cli.main(["bogus(1)"]) == 2
+    assert "unknown problem" in capsys.readouterr().err
+
+
+def test_dispatcher_routes_problems(capsys):
+    from shiftbench.__main__ import main
+    assert main(["problems", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)

@@ -117,3 +117,27 @@ def dcgd_shift(P, mode, Q, C=None, *, gamma, alpha=1.0, eta=1.0, p=None, h0=None
         xs.append(x.copy())
         bs.append(bits.mean())
     return xs, bs
+
+
+def numpy_compress(spec, seed=0):
+    """A ``compress(i, which, v, rng)`` in plain NumPy, as a NumPy user would
+    write it (``Generator.choice`` for Rand-K, vectorised quantisers): the
+    baseline of the "compiled engine vs NumPy loop" benchmark.  Only the
+    compressors the benchmark uses are provided (rand-k, identity)."""
+    from ..compressors import parse
+    node = parse(spec)
+    gen = np.random.default_rng(seed)
+    name, pr = node.name, node.params
+
+    def compress(i, which, v, rng):
+        d = v.size
+        if name == "identity":
+            return v.copy(), 32 * d
+        if name == "rand-k":
+            k = int(pr["k"]) if "k" in pr else max(1, int(round(pr["q"] * d)))
+            idx = gen.choice(d, k, replace=False)
+            y = np.zeros(d)
+            y[idx] = (d / k) * v[idx]
+            return y, 32 * k + min(k * int(np.ceil(np.log2(d))), d)
+        raise NotImplementedError(f"numpy_compress: {name}")
+    return compress

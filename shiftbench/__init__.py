@@ -9,3 +9,18 @@ __version__ = "0.1.0"
 from .compressors import compressor, Compressor, Bits, list_compressors  # noqa: E402
 
 __all__ = ["compressor", "Compressor", "Bits", "list_compressors", "__version__"]
+
+
+def run(*args, **kwargs):
+    """Run a method; see :func:`shiftbench.harness.run.run`."""
+    from .harness.run import run as _run
+    return _run(*args, **kwargs)
+
+
+def problem(spec, **overrides):
+    """Build a problem from a spec string; see :func:`shiftbench.problems.make`."""
+    from .problems import make
+    return make(spec, **overrides)
+
+
+__all__ += ["run", "problem"]

@@ -9,9 +9,16 @@ speed, and share nothing with the kernels except the spec parser
   & Vigna 2021) is re-implemented here with Python integers, so that a random
   compressor can be compared with its kernel *exactly* for a given seed;
 * every reference consumes random draws in the same order as its kernel
-  (documented per compressor below), so the streams stay aligned;
-* reductions whose rounding matters (norms) are plain left-to-right sums,
-  as in the kernels; element-wise arithmetic is written in the same order.
+  (documented per compressor below), so the streams stay aligned.  Sampling
+  compressors (Rand-K, Bernoulli, adaptive) draw from the stream directly;
+  element-wise quantisers (C_nat, dithering, TernGrad) draw ONE 64-bit
+  ``key`` from the stream per call and give entry i the i-th SplitMix64
+  output started at ``key`` (:func:`ctr_u64`, counter-based);
+* reductions whose rounding matters (norms) are summed in the kernels'
+  order: :func:`lane_sum` (16 interleaved partial sums combined by a fixed
+  pairwise tree) for the quantisers' norms, left to right (:func:`seq_sum`)
+  for adaptive sparsification; element-wise arithmetic is written in the
+  same order as in the kernels.
 
 The compressors and their constants are those of ``SPEC.md`` §2: Rand-K and
 the shifted-compression framework of Shulgin & Richtárik (UAI 2022, seed
@@ -45,7 +52,8 @@ import numpy as np
 from ..compressors.registry import parse
 
 __all__ = ["Rng", "naive_compress", "naive_apply", "ceil_log2", "support_bits",
-           "nat_round", "topk_reference", "seq_sum", "pnorm"]
+           "nat_round", "topk_reference", "seq_sum", "lane_sum", "pnorm",
+           "adaptive_scale", "adaptive_probabilities", "ctr_u64", "ctr_uniform"]
 
 M64 = (1 << 64) - 1
 
@@ -59,6 +67,27 @@ def _splitmix64(z):
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
     return z ^ (z >> 31)
+
+
+GAMMA = 0x9E3779B97F4A7C15
+LANES = 16
+
+
+def _mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def ctr_u64(key, i):
+    """The i-th (i = 0, 1, ...) output of SplitMix64 started at ``key``
+    (Steele, Lea & Flood, OOPSLA 2014): ``mix(key + (i + 1) * GAMMA)``."""
+    return _mix64((key + (i + 1) * GAMMA) & M64)
+
+
+def ctr_uniform(key, i):
+    """``(ctr_u64(key, i) >> 11) * 2**-53``, a float in [0, 1)."""
+    return float(ctr_u64(key, i) >> 11) * 2.0 ** -53
 
 
 def _rotl(x, k):
@@ -147,16 +176,28 @@ def seq_sum(values):
     return s
 
 
+def lane_sum(values):
+    """The kernels' norm summation order: entry i is added to partial sum
+    ``i % 16`` (in index order), then the 16 partial sums are combined
+    pairwise: (s0+s1), (s2+s3), ..., then pairs of those, and so on."""
+    acc = [0.0] * LANES
+    for i, v in enumerate(values):
+        acc[i % LANES] += float(v)
+    while len(acc) > 1:
+        acc = [acc[2 * j] + acc[2 * j + 1] for j in range(len(acc) // 2)]
+    return acc[0]
+
+
 def pnorm(x, p):
-    """The p-norm of x, summed left to right as the kernels do."""
+    """The p-norm of x, summed in the kernels' order (:func:`lane_sum`)."""
     a = np.abs(x)
     if p == math.inf:
         return float(a.max()) if a.size else 0.0
     if p == 2.0:
-        return math.sqrt(seq_sum(a * a))
+        return math.sqrt(lane_sum(a * a))
     if p == 1.0:
-        return seq_sum(a)
-    return seq_sum(a ** p) ** (1.0 / p)
+        return lane_sum(a)
+    return lane_sum([float(v) ** p for v in a]) ** (1.0 / p)
 
 
 def _resolve_k(params, d):
@@ -277,25 +318,21 @@ def _bernoulli(x, pr, rng, scaled):
     return np.zeros_like(x), 1, 0
 
 
-def _adaptive(x, pr, rng):
-    """Adaptive sparsification (reconstructed; Wangni et al. 2018).
+def adaptive_scale(x, k):
+    """The lam of adaptive sparsification: p_i = min(1, lam |x_i|).
 
-    p_i = min(1, lam |x_i|) with lam such that sum p_i = min(K, nnz):
-    saturated coordinates are fixed and lam is recomputed on the rest until
-    it stops growing.  One draw per coordinate with 0 < p_i < 1, in index
-    order; kept entries are x_i / p_i.
+    lam makes ``sum_i p_i = min(K, nnz(x))``: start from ``K / ||x||_1``,
+    fix the coordinates that saturate at 1 and recompute lam on the rest
+    until it stops growing (reconstructed; Wangni et al. 2018).  Returns 0
+    for x = 0.
     """
-    d = x.size
-    vb = int(pr.get("bits", 32))
-    k = _resolve_k(pr, d)
-    a = np.abs(x)
+    a = np.abs(np.asarray(x, dtype=np.float64))
     l1 = seq_sum(a)
-    nnz = int(np.count_nonzero(a))
     if l1 == 0.0:
-        return np.zeros_like(x), 0, 0
-    target = min(k, nnz)
+        return 0.0
+    target = min(int(k), int(np.count_nonzero(a)))
     lam = target / l1
-    for _ in range(d):
+    for _ in range(a.size):
         sat = int(np.count_nonzero(lam * a >= 1.0))
         rest = seq_sum(a[lam * a < 1.0])
         if rest == 0.0:
@@ -304,6 +341,28 @@ def _adaptive(x, pr, rng):
         if new_lam <= lam * (1.0 + 1e-15):
             break
         lam = new_lam
+    return lam
+
+
+def adaptive_probabilities(x, k):
+    """Keep probabilities ``p_i = min(1, lam |x_i|)`` (see :func:`adaptive_scale`)."""
+    a = np.abs(np.asarray(x, dtype=np.float64))
+    return np.minimum(1.0, adaptive_scale(x, k) * a)
+
+
+def _adaptive(x, pr, rng):
+    """Adaptive sparsification (reconstructed; Wangni et al. 2018).
+
+    p_i = min(1, lam |x_i|) (:func:`adaptive_scale`).  One draw per
+    coordinate with 0 < p_i < 1, in index order; kept entries are x_i / p_i.
+    """
+    d = x.size
+    vb = int(pr.get("bits", 32))
+    k = _resolve_k(pr, d)
+    a = np.abs(x)
+    if seq_sum(a) == 0.0:
+        return np.zeros_like(x), 0, 0
+    lam = adaptive_scale(x, k)
     y = np.zeros_like(x)
     kept = 0
     for i in range(d):
@@ -318,12 +377,13 @@ def _adaptive(x, pr, rng):
 
 
 def _natural(x, pr, rng, deterministic):
-    """C_nat entry by entry; the random one draws one uniform per entry
-    (zeros included)."""
+    """C_nat entry by entry; the random one draws one key, and entry i uses
+    ``ctr_uniform(key, i)``."""
     vb = int(pr.get("bits", 32))
     y = np.empty_like(x)
+    key = None if deterministic else rng.next_u64()
     for i in range(x.size):
-        u = None if deterministic else rng.uniform()
+        u = None if deterministic else ctr_uniform(key, i)
         y[i] = nat_round(float(x[i]), u, deterministic)
     per = 9 if vb == 32 else 12          # sign + 8 (fp32) or 11 (fp64) exponent bits
     m = int(np.count_nonzero(x))
@@ -337,7 +397,8 @@ def _dither_bits(x, s, vb):
 
 
 def _dither(x, pr, rng):
-    """Random dithering / QSGD (Alistarh et al. 2017): one uniform per entry.
+    """Random dithering / QSGD (Alistarh et al. 2017): one key per call (also
+    for x = 0); entry i uses ``ctr_uniform(key, i)``.
 
     xi_i = floor(s|x_i|/||x||_p) + Bernoulli(fractional part), y_i =
     ||x||_p sign(x_i) xi_i / s.
@@ -345,6 +406,7 @@ def _dither(x, pr, rng):
     d = x.size
     vb = int(pr.get("bits", 32))
     s = pr["s"]
+    key = rng.next_u64()
     nrm = pnorm(x, pr.get("p", 2.0))
     y = np.zeros_like(x)
     if nrm != 0.0:
@@ -352,7 +414,7 @@ def _dither(x, pr, rng):
         for i in range(d):
             a = abs(x[i]) * inv * s
             lvl = math.floor(a)
-            if rng.uniform() < a - lvl:
+            if ctr_uniform(key, i) < a - lvl:
                 lvl += 1.0
             v = nrm * lvl / s
             y[i] = -v if x[i] < 0.0 else v
@@ -365,11 +427,13 @@ def _natural_dither(x, pr, rng):
 
     u_i = |x_i|/||x||_p; u_i >= 1 keeps level 1 (no draw); below the smallest
     level 2^(1-s) it rounds to 0 or 2^(1-s) unbiasedly; otherwise it is
-    rounded to a power of two as in C_nat.  One draw per entry with u_i < 1.
+    rounded to a power of two as in C_nat.  One key per call; entry i uses
+    ``ctr_uniform(key, i)``.
     """
     d = x.size
     vb = int(pr.get("bits", 32))
     s = pr["s"]
+    key = rng.next_u64()
     nrm = pnorm(x, pr.get("p", 2.0))
     y = np.zeros_like(x)
     if nrm != 0.0:
@@ -377,12 +441,13 @@ def _natural_dither(x, pr, rng):
         smallest = math.ldexp(1.0, 1 - int(s))
         for i in range(d):
             u = abs(x[i]) * inv
+            ui = ctr_uniform(key, i)
             if u >= 1.0:
                 lv = 1.0
             elif u < smallest:
-                lv = smallest if rng.uniform() < u / smallest else 0.0
+                lv = smallest if ui < u / smallest else 0.0
             else:
-                lv = nat_round(u, rng.uniform())
+                lv = nat_round(u, ui)
             v = nrm * lv
             y[i] = -v if x[i] < 0.0 else v
     bf, bv = _dither_bits(x, s, vb)
@@ -390,18 +455,20 @@ def _natural_dither(x, pr, rng):
 
 
 def _terngrad(x, pr, rng):
-    """TernGrad (Wen et al. 2017): one uniform per entry unless x = 0.
+    """TernGrad (Wen et al. 2017): one key per call (also for x = 0);
+    entry i uses ``ctr_uniform(key, i)``.
 
     Bits: one value (max|x|) + 2 bits per entry, or the support of the
     nonzero outputs + 1 sign bit each, whichever is cheaper.
     """
     d = x.size
     vb = int(pr.get("bits", 32))
+    key = rng.next_u64()
     m = float(np.abs(x).max())
     y = np.zeros_like(x)
     if m != 0.0:
         for i in range(d):
-            if rng.uniform() < abs(x[i]) / m:
+            if ctr_uniform(key, i) < abs(x[i]) / m:
                 y[i] = m if x[i] > 0.0 else -m
     nz = int(np.count_nonzero(y))
     return y, vb + min(2 * d, support_bits(nz, d) + nz), nz
@@ -412,7 +479,7 @@ def _sign(x, pr, rng):
     support + signs of the nonzeros when x has zeros)."""
     d = x.size
     vb = int(pr.get("bits", 32))
-    c = seq_sum(np.abs(x)) / d
+    c = lane_sum(np.abs(x)) / d
     y = c * np.sign(x)
     m = int(np.count_nonzero(x))
     if m == d:

@@ -36,11 +36,21 @@ class Workspace:
         self.mark = np.zeros(d, dtype=np.uint8)
 
 
-def check_vector(x, what="x"):
+@njit(cache=True)
+def _all_finite(x):
+    """True when no entry of x is NaN or inf (one vectorised pass)."""
+    bad = np.uint64(0)
+    for i in range(x.size):
+        e = np.float64(x[i]).view(np.uint64) & np.uint64(0x7FF0000000000000)
+        bad |= np.uint64(e == np.uint64(0x7FF0000000000000))
+    return bad == np.uint64(0)
+
+
+def check_vector(x, what="x", finite=True):
     x = np.ascontiguousarray(x, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
         raise ValueError(f"{what} must be a non-empty 1-D array, got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
+    if finite and not _all_finite(x):
         raise ValueError(f"{what} contains NaN or inf; allowed: finite float values")
     return x
 
@@ -127,6 +137,60 @@ class Compressor:
         bf, bv = K.apply_program(self.ops, self.params, x, out, rng, ws.regs,
                                  ws.iwork, ws.mark)
         return out, Bits(bf, bv)
+
+    def compress_sparse(self, x, seed=0, rng=None):
+        """Compress ``x`` into a sparse message; returns ``(idx, vals, bits)``.
+
+        For the primitives rand-k, crand-k (O(K): nothing of size d is
+        scanned) and top-k (O(d)).  The dense output of :meth:`compress`
+        with the same seed is ``y = zeros(d); y[idx] = vals``.
+
+        Parameters
+        ----------
+        x : array_like
+            A 1-D float vector.  Only the K values read are checked for
+            NaN/inf (a full check would cost O(d)).
+        seed : int
+            Seed of stream 0, as in :meth:`compress`.
+        rng : ndarray of uint64, shape (2,), optional
+            Generator state, advanced in place; overrides ``seed``.
+
+        Returns
+        -------
+        idx : ndarray of int64
+            Kept coordinates: sampling order for Rand-K, increasing for
+            Top-K.
+        vals : ndarray of float64
+            The values sent (scaled by d/K for rand-k).
+        bits : Bits
+            As for :meth:`compress`.
+
+        Raises
+        ------
+        ValueError
+            For any other compressor, or a bad x.
+        """
+        code = int(self.ops[0, 1]) if self.ops.shape[0] == 1 else -1
+        if self.ops.shape[0] != 1 or code not in (K.RANDK, K.CRANDK, K.TOPK):
+            raise ValueError(f"compress_sparse: {self.spec} has no sparse form; "
+                             f"allowed: rand-k, crand-k, top-k")
+        x = check_vector(x, finite=(code == K.TOPK))
+        d = x.size
+        self.node.check_d(d)
+        self.d = d
+        if rng is None:
+            rng = _rng.new_state(seed)
+        ws = self.workspace(d)
+        poff = int(self.ops[0, 5])
+        p = self.params[poff:poff + K.N_PARAMS]
+        k = min(d, max(1, K.resolve_k(p, d)))
+        idx = np.empty(k, dtype=np.int64)
+        vals = np.empty(k)
+        m, bf, bv = K.apply_sparse(code, p, x, rng, ws.iwork, ws.mark, idx, vals)
+        if code != K.TOPK and not _all_finite(vals):
+            raise ValueError("x contains NaN or inf at a sampled coordinate; "
+                             "allowed: finite float values")
+        return idx[:m], vals[:m], Bits(bf, bv)
 
     def sample(self, x, trials, seed=0):
         """``trials`` independent compressions of x (compiled loop).

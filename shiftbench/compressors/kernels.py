@@ -726,6 +726,10 @@ def natural(x, out, rng, deterministic):
     return nz
 
 
+_DITHER_NORM_LO = 2.0 ** -500   # outside (LO, HI) dither() rescales x first
+_DITHER_NORM_HI = 2.0 ** 500
+
+
 @njit(cache=True)
 def dither(x, out, s, pn, natural_levels, rng):
     """Random (or natural) dithering with s levels in the p-norm.
@@ -736,34 +740,49 @@ def dither(x, out, s, pn, natural_levels, rng):
     key = next_u64(rng)
     nrm, nz = pnorm_nnz(x, pn)
     d = x.size
-    if nrm == 0.0:
+    if nz == 0:
         for i in range(d):
             out[i] = 0.0
-        return nrm, nz
+        return 0.0, nz
+    src = x
+    e = 0
+    if not (_DITHER_NORM_LO < nrm < _DITHER_NORM_HI):
+        # |x| so large or small that the norm (or 1/norm) may over- or
+        # underflow: dither x 2**-e (max |x| 2**-e in [1/2, 1)) in out, then
+        # scale back by 2**e; exact, as dithering commutes with powers of two
+        e = math.frexp(max_abs_nnz(x)[0])[1]
+        for i in range(d):
+            out[i] = math.ldexp(x[i], -e)
+        src = out
+        nrm = pnorm_nnz(out, pn)[0]
     inv = 1.0 / nrm
     if not natural_levels:
         for i in range(d):
-            a = abs(x[i]) * inv * s
+            a = abs(src[i]) * inv * s
             lvl = math.floor(a)
             lvl = lvl + 1.0 if ctr_uniform(key, i) < a - lvl else lvl
             v = nrm * lvl / s
-            out[i] = -v if x[i] < 0.0 else v
-        return nrm, nz
-    smallest = math.ldexp(1.0, 1 - int(s))
-    if smallest >= 2.2250738585072014e-308:      # normal: u / smallest exact
-        _natdither_fast(x, out, nrm, inv, smallest, key)
-        return nrm, nz
-    for i in range(d):                           # s > 1023: scalar form
-        u = abs(x[i]) * inv
-        ui = ctr_uniform(key, i)
-        if u >= 1.0:
-            lv = 1.0
-        elif u < smallest:
-            lv = smallest if ui < u / smallest else 0.0
+            out[i] = -v if src[i] < 0.0 else v
+    else:
+        smallest = math.ldexp(1.0, 1 - int(s))
+        if smallest >= 2.2250738585072014e-308:      # normal: u / smallest exact
+            _natdither_fast(src, out, nrm, inv, smallest, key)
         else:
-            lv = _nat_round(u, ui, False)
-        v = nrm * lv
-        out[i] = -v if x[i] < 0.0 else v
+            for i in range(d):                       # s > 1023: scalar form
+                u = abs(src[i]) * inv
+                ui = ctr_uniform(key, i)
+                if u >= 1.0:
+                    lv = 1.0
+                elif u < smallest:
+                    lv = smallest if ui < u / smallest else 0.0
+                else:
+                    lv = _nat_round(u, ui, False)
+                v = nrm * lv
+                out[i] = -v if src[i] < 0.0 else v
+    if e != 0:
+        for i in range(d):
+            out[i] = math.ldexp(out[i], e)
+        nrm = math.ldexp(nrm, e)
     return nrm, nz
 
 

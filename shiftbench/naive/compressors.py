@@ -188,16 +188,41 @@ def lane_sum(values):
     return acc[0]
 
 
+def _pow(v, p):
+    try:
+        return float(v) ** p
+    except OverflowError:
+        return math.inf
+
+
 def pnorm(x, p):
-    """The p-norm of x, summed in the kernels' order (:func:`lane_sum`)."""
+    """The p-norm of x, summed in the kernels' order (:func:`lane_sum`);
+    ``inf`` when the sum overflows."""
     a = np.abs(x)
     if p == math.inf:
         return float(a.max()) if a.size else 0.0
     if p == 2.0:
-        return math.sqrt(lane_sum(a * a))
+        with np.errstate(over="ignore"):
+            return math.sqrt(lane_sum(a * a))
     if p == 1.0:
         return lane_sum(a)
-    return lane_sum([float(v) ** p for v in a]) ** (1.0 / p)
+    return _pow(lane_sum([_pow(v, p) for v in a]), 1.0 / p)
+
+
+NORM_LO, NORM_HI = 2.0 ** -500, 2.0 ** 500
+
+
+def _dither_scaled(x, p):
+    """The input and norm dithering works on, and the exponent e to scale
+    its output back by: when the norm is outside (2**-500, 2**500) (its
+    square or inverse may over- or underflow), x is replaced by x 2**-e
+    with max|x| 2**-e in [1/2, 1) (exact), else e = 0."""
+    nrm = pnorm(x, p)
+    if NORM_LO < nrm < NORM_HI:
+        return x, nrm, 0
+    e = math.frexp(float(np.abs(x).max()))[1]
+    xs = np.ldexp(x, -e)
+    return xs, pnorm(xs, p), e
 
 
 def _resolve_k(params, d):
@@ -407,17 +432,18 @@ def _dither(x, pr, rng):
     vb = int(pr.get("bits", 32))
     s = pr["s"]
     key = rng.next_u64()
-    nrm = pnorm(x, pr.get("p", 2.0))
     y = np.zeros_like(x)
-    if nrm != 0.0:
+    if np.any(x):
+        xs, nrm, e = _dither_scaled(x, pr.get("p", 2.0))
         inv = 1.0 / nrm
         for i in range(d):
-            a = abs(x[i]) * inv * s
+            a = abs(xs[i]) * inv * s
             lvl = math.floor(a)
             if ctr_uniform(key, i) < a - lvl:
                 lvl += 1.0
             v = nrm * lvl / s
             y[i] = -v if x[i] < 0.0 else v
+        y = np.ldexp(y, e)
     bf, bv = _dither_bits(x, s, vb)
     return y, bf, bv
 
@@ -434,13 +460,13 @@ def _natural_dither(x, pr, rng):
     vb = int(pr.get("bits", 32))
     s = pr["s"]
     key = rng.next_u64()
-    nrm = pnorm(x, pr.get("p", 2.0))
     y = np.zeros_like(x)
-    if nrm != 0.0:
+    if np.any(x):
+        xs, nrm, e = _dither_scaled(x, pr.get("p", 2.0))
         inv = 1.0 / nrm
         smallest = math.ldexp(1.0, 1 - int(s))
         for i in range(d):
-            u = abs(x[i]) * inv
+            u = abs(xs[i]) * inv
             ui = ctr_uniform(key, i)
             if u >= 1.0:
                 lv = 1.0
@@ -450,6 +476,7 @@ def _natural_dither(x, pr, rng):
                 lv = nat_round(u, ui)
             v = nrm * lv
             y[i] = -v if x[i] < 0.0 else v
+        y = np.ldexp(y, e)
     bf, bv = _dither_bits(x, s, vb)
     return y, bf, bv
 

@@ -548,3 +548,23 @@ def test_nat_round_reference_itself():
     assert nat_round(1.7e308, 0.0) == 2.0 ** 1023
     assert nat_round(1.5, deterministic=True) == 2.0
     assert nat_round(1.49, deterministic=True) == 1.0
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 60), st.integers(0, 2 ** 32), st.floats(0.01, 1.0))
+def test_topk_classes_seed004(d, seed, q):
+    """Top-K in B1(K/d, 1), B2(K/d, 1), B3(d/K) (seed 004): deterministic, so
+    the inequalities hold exactly for every x (here with ties and zeros)."""
+    rs = np.random.default_rng(seed)
+    x = np.round(rs.standard_normal(d) * 2) / 2
+    if not x.any():
+        x[0] = 1.0
+    k = max(1, min(d, int(math.floor(q * d + 0.5))))
+    y, _ = compressor(f"top-k(k={k})").compress(x)
+    n2, s2, ip = x @ x, y @ y, y @ x
+    cl = compressor(f"top-k(k={k})").claims(d)
+    assert cl.b1 == (k / d, 1.0) and cl.b2 == (k / d, 1.0) and cl.b3 == pytest.approx(d / k)
+    assert s2 >= k / d * n2 * (1 - 1e-12)                 # B1 alpha
+    assert s2 <= 1.0 * ip * (1 + 1e-12)                   # B1 beta = 1 (here equality)
+    assert ip >= k / d * n2 * (1 - 1e-12)                 # B2 gamma
+    assert np.sum((y - x) ** 2) <= (1 - k / d) * n2 * (1 + 1e-12) + 1e-15   # B3(d/K)

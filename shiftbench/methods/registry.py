@@ -66,6 +66,79 @@ register(MethodInfo(
     {**_Q, "eta": "relaxation eta (default Thm 5)", "alpha": "shift step (default 1/(1 + omega))"}))
 
 
+# ---- biased compression, error feedback, three point compressors ----------
+# (compiled loop: shiftbench.methods.tpc; glue: shiftbench.methods.tpc_run)
+from . import tpc as _tpc  # noqa: E402
+
+_TPC_RUN = "shiftbench.methods.tpc_run:run"
+_G = {"gamma": "step size (default: the theory's step)",
+      "gamma_factor": "multiply the theoretical step by this factor"}
+_C = {"compressor": "C: contractive compressor spec (default top-k(q=0.1))"}
+_3PC = "3PC (SPEC §5, reconstructed from the 3PC paper): gamma <= 1/(L_- + L_+ sqrt(B/A))"
+
+register(MethodInfo(
+    "cgd", "cgd", _tpc.CGD, "compressed GD, single node: x <- x - gamma C(grad f(x)) (seed 004)",
+    "seed 004 complexities U: zeta L/mu, B1: beta^2 L/(alpha mu), B2: beta L/(gamma mu), "
+    "B3: delta L/mu; step derived (best claimed class)",
+    {"compressor": "C: any compressor with a claimed class", **_G},
+    default_compressor="top-k(q=0.1)", runner=_TPC_RUN))
+register(MethodInfo(
+    "ef", "ef", _tpc.EF,
+    "error feedback: g~_i = C(e_i + gamma g_i), x -= mean g~_i, e_i += gamma g_i - g~_i (seed 004)",
+    "seed 004 / Karimireddy et al. 2019; step reconstructed (EF21's for the same alpha)",
+    {**_C, **_G, "ef_form": "standard (SPEC §4) | seed004 (x -= gamma mean g~_i; Python API)"},
+    default_compressor="top-k(q=0.1)", runner=_TPC_RUN))
+register(MethodInfo(
+    "ef21", "3pc", _tpc.EF21, "EF21: g_i <- g_i + C(grad f_i(x) - g_i)",
+    "EF21 (Richtarik et al. 2021): theta = 1 - sqrt(1 - alpha), beta = (1 - alpha)/theta; " + _3PC,
+    {**_C, **_G}, default_compressor="top-k(q=0.1)", runner=_TPC_RUN))
+register(MethodInfo(
+    "lag", "3pc", _tpc.LAG,
+    "lazy aggregation: send grad f_i(x) if ||x - h||^2 > zeta ||x - y||^2, else a 1-bit flag",
+    _3PC + "; A = 1, B = zeta",
+    {**_G, "zeta": "trigger zeta >= 0 (default 1; 0 gives GD)"},
+    default_compressor="identity", runner=_TPC_RUN))
+register(MethodInfo(
+    "clag", "3pc", _tpc.CLAG, "compressed LAG: EF21 step if the LAG trigger fires, else a flag",
+    _3PC + "; A = 1 - sqrt(1 - alpha), B = max{(1 - alpha)/A, zeta}",
+    {**_C, **_G, "zeta": "trigger zeta >= 0 (default 1)"},
+    default_compressor="top-k(q=0.1)", runner=_TPC_RUN))
+register(MethodInfo(
+    "3pcv1", "3pc", _tpc.V1, "3PCv1: y + C(x - y) (idealised: the master knows y)",
+    _3PC + "; A = 1, B = 1 - alpha", {**_C, **_G},
+    default_compressor="top-k(q=0.1)", runner=_TPC_RUN))
+register(MethodInfo(
+    "3pcv2", "3pc", _tpc.V2, "3PCv2: b + C(x - b), b = h + Q(x - y)",
+    _3PC + "; A = alpha, B = (1 - alpha) omega",
+    {**_C, **_G, "compressor2": "Q: unbiased compressor (default rand-k(q=0.1))"},
+    default_compressor="top-k(q=0.1)", runner=_TPC_RUN))
+register(MethodInfo(
+    "3pcv3", "3pc", _tpc.V3, "3PCv3: b + C(x - b), b = an inner 3PC (EF21, LAG or CLAG)",
+    _3PC + "; A = 1 - (1 - alpha)(1 - A_1), B = (1 - alpha) B_1",
+    {**_C, **_G, "compressor2": "C_2 of the inner EF21/CLAG (inner = ef21 if only this is given)",
+     "zeta": "trigger of the inner LAG/CLAG (inner = lag if only this, clag if both)",
+     "inner": "ef21 | lag | clag (Python API; the CLI infers it)"},
+    default_compressor="top-k(q=0.1)", runner=_TPC_RUN))
+register(MethodInfo(
+    "3pcv4", "3pc", _tpc.V4, "3PCv4: b + C_1(x - b), b = h + C_2(x - h)",
+    _3PC + "; EF21's (A, B) at abar = 1 - (1 - alpha_1)(1 - alpha_2)",
+    {"compressor": "C_1: contractive compressor (default top-k(q=0.1))", **_G,
+     "compressor2": "C_2: contractive compressor (default top-k(q=0.1))"},
+    default_compressor="top-k(q=0.1)", runner=_TPC_RUN))
+register(MethodInfo(
+    "3pcv5", "3pc", _tpc.V5, "3PCv5: x with probability p (per worker), else h + C(x - y)",
+    _3PC + "; A = 1 - sqrt(1 - p), B = (1 - p)(1 - alpha)/A",
+    {**_C, **_G, "p": "probability of a full round (default alpha of C)"},
+    default_compressor="top-k(q=0.1)", runner=_TPC_RUN))
+register(MethodInfo(
+    "marina", "marina", _tpc.MARINA,
+    "MARINA (not a 3PC): x with probability p (shared coin), else h + Q(x - y)",
+    "Gorbunov et al. 2021 Thm 2.1 (reconstructed): gamma <= 1/(L_- + L_+ sqrt((1-p) omega/(p n)))",
+    {"compressor": "Q: unbiased compressor (default rand-k(q=0.1))", **_G,
+     "p": "probability of a full round (default 1/(omega + 1))"},
+    default_compressor="rand-k(q=0.1)", runner=_TPC_RUN))
+
+
 def get(name: str) -> MethodInfo:
     key = name.strip().lower().replace("_", "-")
     if key not in METHODS:

@@ -1,0 +1,524 @@
+"""Compiled loops for biased compression, error feedback and three point compressors.
+
+One nopython loop, :func:`run_one`, runs every method of this module; the
+method is an integer ``mech`` (like the modes of :mod:`.engine`).  With
+``g_i^t = grad f_i(x^t)``:
+
+==========  =================================================================
+mech        update (sources)
+==========  =================================================================
+CGD         single node (n = 1 semantics, on the full gradient):
+            x^{t+1} = x^t - gamma C(grad f(x^t))                    (seed 004)
+DCGD        distributed CGD with any compressor, h_i = 0 (internal: the
+            registered ``dcgd`` is Algorithm 1's engine):
+            x^{t+1} = x^t - gamma (1/n) sum_i C_i(g_i^t)            (seed 004)
+EF          error feedback:  v_i = e_i + gamma g_i^t, c_i = C(v_i),
+            x^{t+1} = x^t - s (1/n) sum_i c_i,  e_i <- v_i - c_i,
+            s = 1 (SPEC §4/§5; Karimireddy et al. 2019) or s = gamma (the
+            seed 004 poster's literal display, ``ef_outer = gamma``)
+EF21..      the 3PC method (SPEC §5, reconstructed from the 3PC paper):
+MARINA      x^{t+1} = x^t - gamma g^t,  g^t = (1/n) sum_i g_i^t,
+            g_i^{t+1} = C_{g_i^t, grad f_i(x^t)}(grad f_i(x^{t+1})),
+            g_i^0 = grad f_i(x^0) (a full round, counted in the bits)
+==========  =================================================================
+
+The three point compressors C_{h,y}(x) (:func:`mech_apply`), C = the first
+compressor (``c1``), Q / C_2 = the second (``c2``):
+
+==========  =================================================================
+EF21        h + C(x - h)
+LAG         x if ||x - h||^2 > zeta ||x - y||^2, else h
+CLAG        h + C(x - h) if ||x - h||^2 > zeta ||x - y||^2, else h
+3PCv1       y + C(x - y)      (idealised: the master is assumed to know y)
+3PCv2       b + C(x - b),  b = h + Q(x - y)
+3PCv3       b + C(x - b),  b = an inner 3PC C^1_{h,y}(x): EF21 with C_2,
+            LAG with zeta, or CLAG with C_2 and zeta (``inner``)
+3PCv4       b + C_1(x - b),  b = h + C_2(x - h)
+3PCv5       x with probability p (own coin per worker), else h + C(x - y)
+MARINA      x with probability p (one coin shared by all workers, drawn
+            from the master's stream), else h + Q(x - y); not a 3PC
+==========  =================================================================
+
+Bits (uplink, per worker): every compressor message costs what its kernel
+reports; a full vector costs d values (``value_bits * d``); a lazy round
+costs 0 bits plus a 1-bit flag (LAG, CLAG, the LAG/CLAG inner of 3PCv3,
+3PCv5's per-worker coin; MARINA's coin is shared, so it needs no flag).
+Flags count in the full column, not in the values-only column.  The
+initial round g_i^0 = grad f_i(x^0) costs d values per worker.  The
+downlink column counts the master's broadcast of x^t (d values per step).
+
+Trace columns, statuses and stopping rules are those of :mod:`.engine`
+(``COLUMNS``; eps on a metric, max iterations, bits budget, divergence ->
+status "diverged").  The ``shift_error`` column holds
+(1/n) sum_i ||g_i^t - grad f_i(x^t)||^2 for the 3PC methods (the G^t of the
+3PC Lyapunov function), (1/n) sum_i ||e_i||^2 for EF and 0 otherwise.
+Nothing is allocated inside the iteration loop; worker i draws from
+xoroshiro128+ stream (seed, i), the master (MARINA's coin) from stream
+(seed, n).
+
+References
+----------
+A. Beznosikov, S. Horvath, P. Richtarik, M. Safaryan, "On biased compression
+for distributed learning" (seed 004: CGD, the Top-1 divergence example,
+error feedback).  P. Richtarik, I. Sokolov, I. Fatkhullin, E. Gasanov, Z. Li,
+E. Gorbunov, "3PC: three point compressors for communication-efficient
+distributed training and a better theory for lazy aggregation", ICML 2022
+(seed 003).  P. Richtarik, I. Sokolov, I. Fatkhullin, "EF21: a new, simpler,
+theoretically better, and practically faster error feedback", NeurIPS 2021.
+E. Gorbunov, K. Burlachenko, Z. Li, P. Richtarik, "MARINA: faster
+non-convex distributed learning with compression", ICML 2021.
+S. P. Karimireddy, Q. Rebjock, S. Stich, M. Jaggi, "Error feedback fixes
+SignSGD and other gradient compression schemes", ICML 2019.
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .. import _rng
+from .._clock import cycles
+from ..compressors.kernels import apply_program
+from ..problems.base import local_grad
+from .engine import (COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
+                     STOP_REL_ERR, STOP_GRAD, STOP_FGAP, C_IT, C_DIST, C_REL, C_FGAP,
+                     C_GRAD, C_BITS, C_BITSMAX, C_VBITS, C_DOWN, C_SHIFT, C_CYC, C_F)
+
+# mechanisms
+CGD = 0
+DCGD = 1
+EF = 2
+EF21 = 3
+LAG = 4
+CLAG = 5
+V1 = 6
+V2 = 7
+V3 = 8
+V4 = 9
+V5 = 10
+MARINA = 11
+MECH_CODES = {"cgd": CGD, "dcgd": DCGD, "ef": EF, "ef21": EF21, "lag": LAG, "clag": CLAG,
+              "3pcv1": V1, "3pcv2": V2, "3pcv3": V3, "3pcv4": V4, "3pcv5": V5,
+              "marina": MARINA}
+TPC_MECHS = ("ef21", "lag", "clag", "3pcv1", "3pcv2", "3pcv3", "3pcv4", "3pcv5", "marina")
+
+# inner mechanism of 3PCv3
+INNER_EF21 = 0
+INNER_LAG = 1
+INNER_CLAG = 2
+INNER_CODES = {"ef21": INNER_EF21, "lag": INNER_LAG, "clag": INNER_CLAG}
+
+
+@njit(cache=True)
+def _sqdist(a, b):
+    s = 0.0
+    for k in range(a.size):
+        t = a[k] - b[k]
+        s += t * t
+    return s
+
+
+@njit(cache=True)
+def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, p, coin,
+               vb, rng, regs, iwork, mark, bvec, t1, t2):
+    """One three point compressor: ``out = C_{h,y}(x)``.
+
+    Parameters
+    ----------
+    mech : int
+        ``EF21``, ``LAG``, ``CLAG``, ``V1`` ... ``V5`` or ``MARINA``.
+    inner : int
+        3PCv3's inner mechanism: ``INNER_EF21`` (C_2), ``INNER_LAG`` (zeta)
+        or ``INNER_CLAG`` (C_2 and zeta).
+    h, y, x : ndarray
+        The previous estimate g_i^t, the previous gradient grad f_i(x^t)
+        and the new gradient grad f_i(x^{t+1}).
+    out : ndarray
+        Receives C_{h,y}(x); it may be ``h`` itself (every read of h[k]
+        happens before out[k] is written).
+    c1_ops, c1_par, c2_ops, c2_par : ndarray
+        Programs of C (or Q for MARINA) and of the second compressor
+        (Q of 3PCv2, C_2 of 3PCv3/3PCv4).
+    zeta, p : float
+        LAG/CLAG trigger and the probability of 3PCv5/MARINA.
+    coin : float
+        MARINA's shared uniform draw (ignored by the other mechanisms;
+        3PCv5 draws its own coin from ``rng``).
+    vb : int
+        Bits per value of a full vector.
+    rng : uint64[2]
+        The worker's stream (advanced in place).
+    regs, iwork, mark : ndarray
+        Compressor scratch (see :func:`~shiftbench.compressors.kernels.apply_program`).
+    bvec, t1, t2 : ndarray
+        Scratch vectors of length d.
+
+    Returns
+    -------
+    (int, int)
+        Bits of the message (full count, values only).
+    """
+    d = x.size
+    bf = 0
+    bv = 0
+    full = vb * d
+    if mech == EF21:
+        for k in range(d):
+            t1[k] = x[k] - h[k]
+        a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+        for k in range(d):
+            out[k] = h[k] + t2[k]
+        return a, b
+    if mech == LAG or mech == CLAG:
+        if _sqdist(x, h) > zeta * _sqdist(x, y):
+            if mech == LAG:
+                for k in range(d):
+                    out[k] = x[k]
+                return 1 + full, full
+            for k in range(d):
+                t1[k] = x[k] - h[k]
+            a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+            for k in range(d):
+                out[k] = h[k] + t2[k]
+            return 1 + a, b
+        for k in range(d):
+            out[k] = h[k]
+        return 1, 0
+    if mech == V1:
+        for k in range(d):
+            t1[k] = x[k] - y[k]
+        a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+        for k in range(d):
+            out[k] = y[k] + t2[k]
+        return a, b
+    if mech == V5 or mech == MARINA:
+        if mech == V5:
+            u = _rng.uniform(rng)
+            flag = 1
+        else:
+            u = coin
+            flag = 0
+        if u < p:
+            for k in range(d):
+                out[k] = x[k]
+            return flag + full, full
+        for k in range(d):
+            t1[k] = x[k] - y[k]
+        a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+        for k in range(d):
+            out[k] = h[k] + t2[k]
+        return flag + a, b
+    # V2, V3, V4: b = (something), then out = b + C(x - b)
+    if mech == V2:
+        for k in range(d):
+            t1[k] = x[k] - y[k]
+        a, b = apply_program(c2_ops, c2_par, t1, t2, rng, regs, iwork, mark)
+        bf += a
+        bv += b
+        for k in range(d):
+            bvec[k] = h[k] + t2[k]
+    elif mech == V4 or (mech == V3 and inner == INNER_EF21):
+        for k in range(d):
+            t1[k] = x[k] - h[k]
+        a, b = apply_program(c2_ops, c2_par, t1, t2, rng, regs, iwork, mark)
+        bf += a
+        bv += b
+        for k in range(d):
+            bvec[k] = h[k] + t2[k]
+    else:   # V3 with a LAG / CLAG inner
+        bf += 1
+        if _sqdist(x, h) > zeta * _sqdist(x, y):
+            if inner == INNER_LAG:
+                for k in range(d):
+                    bvec[k] = x[k]
+                bf += full
+                bv += full
+            else:
+                for k in range(d):
+                    t1[k] = x[k] - h[k]
+                a, b = apply_program(c2_ops, c2_par, t1, t2, rng, regs, iwork, mark)
+                bf += a
+                bv += b
+                for k in range(d):
+                    bvec[k] = h[k] + t2[k]
+        else:
+            for k in range(d):
+                bvec[k] = h[k]
+    for k in range(d):
+        t1[k] = x[k] - bvec[k]
+    a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+    for k in range(d):
+        out[k] = bvec[k] + t2[k]
+    return bf + a, bv + b
+
+
+@njit(cache=True)
+def _grads(kind, A, b, off, scale, lam, x, G):
+    """All local gradients at x into G (n x d); returns sum_i f_i(x)."""
+    n = off.size - 1
+    f = 0.0
+    for i in range(n):
+        f += local_grad(kind, A, b, off, scale, lam, i, x, G[i])
+    return f
+
+
+@njit(cache=True)
+def run_one(mech, inner, kind, A, b, off, scale, lam,
+            x0, x_star, f_star, has_star,
+            c1_ops, c1_par, c1_ptr, c2_ops, c2_par, c2_ptr,
+            gamma, zeta, p, ef_outer,
+            max_iter, stride, eps, stop_metric, bits_budget, explode, value_bits,
+            seed, nreg, trace, xrec):
+    """Run one seed of method ``mech``; returns (status, iterations, rows written).
+
+    ``trace`` (rows x NCOL) receives a row every ``stride`` iterations and
+    at the last one; row k describes x^k and the bits spent to reach it.
+    If ``xrec`` has rows, row r of it receives the iterate of trace row r.
+    Per-worker compressors: worker i runs ``c1_ops[c1_ptr[i]:c1_ptr[i+1]]``
+    (and likewise c2).  CGD is a single node: it runs worker 0's program and
+    stream, and its bits are those of that one node.
+    """
+    n = off.size - 1
+    d = x0.size
+    # ---- allocation: once per run, never inside the loop
+    x = x0.copy()
+    G2 = np.empty((2, n, d))
+    H = np.zeros((n, d))        # g_i (3PC) or e_i (EF)
+    gbar = np.zeros(d)
+    acc = np.empty(d)
+    v = np.empty(d)
+    m = np.empty(d)
+    bvec = np.empty(d)
+    t1 = np.empty(d)
+    t2 = np.empty(d)
+    regs = np.zeros((max(nreg, 1), d))
+    iwork = np.zeros(d + 65536, dtype=np.int64)
+    mark = np.zeros(d, dtype=np.uint8)
+    rng = np.zeros((n + 1, 2), dtype=np.uint64)
+    bits = np.zeros(n)
+    vbits = np.zeros(n)
+    for i in range(n + 1):
+        _rng.seed_state(rng[i], seed, np.uint64(i))
+    vb = int(value_bits)
+    is_tpc = mech >= EF21
+    nb = 1 if mech == CGD else n        # nodes that send
+    cur = 0
+    fsum = _grads(kind, A, b, off, scale, lam, x, G2[cur])
+    if is_tpc:
+        # g_i^0 = grad f_i(x^0), sent in full once
+        for i in range(n):
+            for k in range(d):
+                H[i, k] = G2[cur, i, k]
+            bits[i] += vb * d
+            vbits[i] += vb * d
+        for k in range(d):
+            gbar[k] = 0.0
+        for i in range(n):
+            for k in range(d):
+                gbar[k] += H[i, k]
+        for k in range(d):
+            gbar[k] /= n
+    dist0 = _sqdist(x, x_star) if has_star else 1.0
+    if dist0 == 0.0:
+        dist0 = 1.0
+    down = 0.0
+    g0 = -1.0
+    status = MAX_ITER
+    row = 0
+    c0 = cycles()
+    it = 0
+    for it in range(max_iter + 1):
+        Gy = G2[cur]
+        # ---- f and grad f at x^it for the trace
+        gn = 0.0
+        for k in range(d):
+            t = 0.0
+            for i in range(n):
+                t += Gy[i, k]
+            t /= n
+            gn += t * t
+        fval = fsum / n
+        dist = _sqdist(x, x_star) if has_star else math.nan
+        if g0 < 0.0:
+            g0 = gn if gn > 0.0 else 1.0
+        # ---- stopping (as engine.run_one)
+        stop = False
+        if not (math.isfinite(fval) and math.isfinite(gn)) or (
+                has_star and not math.isfinite(dist)):
+            status = DIVERGED
+            stop = True
+        elif (has_star and dist > explode * dist0) or (gn > explode * g0):
+            status = DIVERGED
+            stop = True
+        else:
+            if stop_metric == STOP_REL_ERR:
+                crit = dist / dist0
+            elif stop_metric == STOP_GRAD:
+                crit = gn
+            else:
+                crit = fval - f_star
+            if crit <= eps:
+                status = CONVERGED
+                stop = True
+        bmean = 0.0
+        bmax = 0.0
+        vmean = 0.0
+        for i in range(nb):
+            bmean += bits[i]
+            vmean += vbits[i]
+            if bits[i] > bmax:
+                bmax = bits[i]
+        bmean /= nb
+        vmean /= nb
+        if not stop and bits_budget > 0.0 and bmean >= bits_budget:
+            status = BUDGET
+            stop = True
+        if not stop and it == max_iter:
+            status = MAX_ITER
+            stop = True
+        if stop or it % stride == 0:
+            if row < trace.shape[0]:
+                trace[row, C_IT] = it
+                trace[row, C_DIST] = dist
+                trace[row, C_REL] = dist / dist0
+                trace[row, C_FGAP] = fval - f_star
+                trace[row, C_GRAD] = gn
+                trace[row, C_BITS] = bmean
+                trace[row, C_BITSMAX] = bmax
+                trace[row, C_VBITS] = vmean
+                trace[row, C_DOWN] = down
+                se = 0.0
+                if is_tpc:
+                    for i in range(n):
+                        se += _sqdist(H[i], Gy[i])
+                    se /= n
+                elif mech == EF:
+                    for i in range(n):
+                        for k in range(d):
+                            se += H[i, k] * H[i, k]
+                    se /= n
+                trace[row, C_SHIFT] = se
+                trace[row, C_CYC] = cycles() - c0
+                trace[row, C_F] = fval
+                if row < xrec.shape[0]:
+                    for k in range(d):
+                        xrec[row, k] = x[k]
+                row += 1
+        if stop:
+            break
+        # ---- one step
+        down += vb * d
+        if mech == CGD:
+            for k in range(d):
+                t = 0.0
+                for i in range(n):
+                    t += Gy[i, k]
+                v[k] = t / n
+            a, bb = apply_program(c1_ops[c1_ptr[0]:c1_ptr[1]], c1_par, v, m, rng[0],
+                                  regs, iwork, mark)
+            bits[0] += a
+            vbits[0] += bb
+            for k in range(d):
+                x[k] -= gamma * m[k]
+        elif mech == DCGD or mech == EF:
+            for k in range(d):
+                acc[k] = 0.0
+            for i in range(n):
+                if mech == EF:
+                    for k in range(d):
+                        v[k] = H[i, k] + gamma * Gy[i, k]
+                else:
+                    for k in range(d):
+                        v[k] = Gy[i, k]
+                a, bb = apply_program(c1_ops[c1_ptr[i]:c1_ptr[i + 1]], c1_par, v, m, rng[i],
+                                      regs, iwork, mark)
+                bits[i] += a
+                vbits[i] += bb
+                for k in range(d):
+                    acc[k] += m[k]
+                if mech == EF:
+                    for k in range(d):
+                        H[i, k] = v[k] - m[k]
+            s = gamma if mech == DCGD else ef_outer
+            for k in range(d):
+                x[k] -= s * acc[k] / n
+        else:
+            for k in range(d):
+                x[k] -= gamma * gbar[k]
+        # ---- gradients at x^{it+1}
+        nxt = 1 - cur
+        fsum = _grads(kind, A, b, off, scale, lam, x, G2[nxt])
+        if is_tpc:
+            coin = _rng.uniform(rng[n]) if mech == MARINA else 0.0
+            for i in range(n):
+                a, bb = mech_apply(mech, inner, H[i], G2[cur, i], G2[nxt, i], H[i],
+                                   c1_ops[c1_ptr[i]:c1_ptr[i + 1]], c1_par,
+                                   c2_ops[c2_ptr[i]:c2_ptr[i + 1]], c2_par,
+                                   zeta, p, coin, vb, rng[i], regs, iwork, mark,
+                                   bvec, t1, t2)
+                bits[i] += a
+                vbits[i] += bb
+            for k in range(d):
+                gbar[k] = 0.0
+            for i in range(n):
+                for k in range(d):
+                    gbar[k] += H[i, k]
+            for k in range(d):
+                gbar[k] /= n
+        cur = nxt
+    return status, it, row
+
+
+@njit(cache=True, parallel=True)
+def run_many(mech, inner, kind, A, b, off, scale, lam,
+             x0, x_star, f_star, has_star,
+             c1_ops, c1_par, c1_ptr, c2_ops, c2_par, c2_ptr,
+             gamma, zeta, p, ef_outer,
+             max_iter, stride, eps, stop_metric, bits_budget, explode, value_bits,
+             seeds, nreg, traces, status, iters, rows):
+    """Independent runs, one per seed, in parallel (``prange``).
+
+    Run r writes ``traces[r]``, ``status[r]``, ``iters[r]``, ``rows[r]``;
+    its result depends on ``seeds[r]`` only.
+    """
+    for r in prange(seeds.size):
+        xrec = np.empty((0, x0.size))
+        s, it, nr = run_one(mech, inner, kind, A, b, off, scale, lam,
+                            x0, x_star, f_star, has_star,
+                            c1_ops, c1_par, c1_ptr, c2_ops, c2_par, c2_ptr,
+                            gamma, zeta, p, ef_outer,
+                            max_iter, stride, eps, stop_metric, bits_budget, explode,
+                            value_bits, seeds[r], nreg, traces[r], xrec)
+        status[r] = s
+        iters[r] = it
+        rows[r] = nr
+
+
+@njit(cache=True)
+def tpc_errors(mech, inner, H, Y, X, c1_ops, c1_par, c2_ops, c2_par, zeta, p,
+               value_bits, seed, trials, nreg, err):
+    """Monte-Carlo errors of a three point compressor on sampled triples.
+
+    For triple j (rows of H, Y, X) and trial t, ``err[j, t] =
+    ||C_{h,y}(x) - x||^2`` with trial t drawing from stream (seed, t) (and,
+    for MARINA, the coin from stream (seed, trials + t)).  Used by
+    ``python -m shiftbench.classes`` to measure the 3PC constants (A, B)
+    with the very kernel the method loop runs.
+    """
+    d = X.shape[1]
+    out = np.empty(d)
+    bvec = np.empty(d)
+    t1 = np.empty(d)
+    t2 = np.empty(d)
+    regs = np.zeros((max(nreg, 1), d))
+    iwork = np.zeros(d + 65536, dtype=np.int64)
+    mark = np.zeros(d, dtype=np.uint8)
+    rng = np.zeros(2, dtype=np.uint64)
+    rc = np.zeros(2, dtype=np.uint64)
+    for j in range(X.shape[0]):
+        for t in range(trials):
+            _rng.seed_state(rng, seed, np.uint64(t))
+            _rng.seed_state(rc, seed, np.uint64(trials + t))
+            coin = _rng.uniform(rc)
+            mech_apply(mech, inner, H[j], Y[j], X[j], out, c1_ops, c1_par, c2_ops, c2_par,
+                       zeta, p, coin, value_bits, rng, regs, iwork, mark, bvec, t1, t2)
+            err[j, t] = _sqdist(out, X[j])

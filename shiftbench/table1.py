@@ -784,15 +784,18 @@ def terminal_table(df, checks, tuned=False):
 def markdown(df, checks, prov, args, wall):
     ok = all(c.passed for c in checks)
     L = ["# Table 1 of Shulgin & Richtarik (2022), measured", "",
-         f"`python -m shiftbench.table1 {' '.join(args)}`".replace("  ", " "), "",
+         f"`{' '.join(['python -m shiftbench.table1'] + list(args))}`", "",
          f"**Overall: {'PASS' if ok else 'FAIL'}** ({sum(c.passed for c in checks)}/"
          f"{len(checks)} checks pass; {len(df)} configurations; {wall:.0f} s)", "",
          "Provenance: " + ", ".join(f"{k}={v}" for k, v in prov.items()), "",
          "## Checks", "", "| check | row | result | statistic | threshold | detail |",
          "|---|---|---|---|---|---|"]
+    def cell(t):
+        return str(t).replace("|", "\\|")
+
     for c in checks:
-        L.append(f"| {c.name} | {c.row} | {c.verdict} | {c.statistic} | {c.threshold} | "
-                 f"{c.detail} |")
+        L.append(f"| {c.name} | {c.row} | {c.verdict} | {cell(c.statistic)} | "
+                 f"{cell(c.threshold)} | {cell(c.detail)} |")
     L += ["", "Thresholds (see `shiftbench/table1.py`): check 1 uses the one-sided "
           f"Student-t quantile at level {LEVEL:g} with R-1 degrees of freedom; checks 2-3 "
           "use per-configuration theory bounds lo (gradient descent on the mean iterate, "

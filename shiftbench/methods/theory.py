@@ -163,8 +163,13 @@ def diana(L, L_i, mu, n, omega, delta=0.0, alpha=None, M=None, gamma=None):
     t = Theory("diana", "Theorem 3", gamma=gmax, alpha=alpha, M=M,
                lyapunov_weights=np.ones(n))
     t.rate = max(1.0 - _use_gamma(t, gmax, gamma) * mu, r2)
-    if alpha > amax * (1 + 1e-12) or M <= 2.0 / (n * alpha):
+    if alpha > amax * (1 + 1e-12) or M <= 2.0 / (n * alpha) or r2 >= 1.0:
+        # r2 < 1 needs M > 2 omega/(n alpha): the condition of the unweighted V
+        # that the printed rate belongs to (see above)
         t.valid = False
+        if r2 >= 1.0:
+            t.notes.append(f"M={M:g} gives a second rate factor {r2:g} >= 1 "
+                           f"(needs M > 2 omega/(n alpha) = {2 * wmax / (n * alpha):g})")
     if alpha > amax * (1 + 1e-12):
         t.notes.append(f"alpha={alpha:g} exceeds Theorem 3's 1/(1+omega(1-delta))={amax:g}")
     if M <= 2.0 / (n * alpha):

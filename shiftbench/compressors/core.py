@@ -39,8 +39,18 @@ class Workspace:
 @njit(cache=True)
 def _all_finite(x):
     """True when no entry of x is NaN or inf (one vectorised pass)."""
+    d = x.size
     bad = np.uint64(0)
-    for i in range(x.size):
+    nb = d // 16
+    for b in range(nb):
+        base = b * 16
+        if base + K.PREFETCH_STREAM < d:
+            K._prefetch_r(x, base + K.PREFETCH_STREAM)
+            K._prefetch_r(x, base + K.PREFETCH_STREAM + 8)
+        for i in range(base, base + 16):
+            e = np.float64(x[i]).view(np.uint64) & np.uint64(0x7FF0000000000000)
+            bad |= np.uint64(e == np.uint64(0x7FF0000000000000))
+    for i in range(nb * 16, d):
         e = np.float64(x[i]).view(np.uint64) & np.uint64(0x7FF0000000000000)
         bad |= np.uint64(e == np.uint64(0x7FF0000000000000))
     return bad == np.uint64(0)

@@ -1,0 +1,640 @@
+"""Kernel speed report: every compressor kernel against a memory copy.
+
+``python -m shiftbench.perf`` times, in ONE process and interleaved round by
+round (so that machine noise hits all of them alike):
+
+* the compiled kernel (what the method engine calls in its loop,
+  :func:`shiftbench.compressors.kernels.apply_program`, or
+  :func:`~shiftbench.compressors.kernels.apply_sparse` for the ``sparse``
+  variant);
+* the user-facing call (:meth:`~shiftbench.compressors.Compressor.compress`,
+  which also validates x);
+* ``np.copyto`` of the same array (the memory-bandwidth yardstick: one read
+  and one write of d float64);
+* the exact NumPy/Python reference of :mod:`shiftbench.naive.compressors`
+  (skipped where its predicted time exceeds ``--budget``; the reason is
+  reported);
+* an idiomatic vectorised NumPy version of the same mathematics (e.g.
+  ``argpartition`` for Top-K, ``Generator.choice`` for Rand-K), which is
+  not bit-identical to the kernel but is what a NumPy user would write.
+
+Compilation is never timed: every callable is called once before timing.
+Each timing is the minimum over ``--repeat`` rounds of the mean over
+``number`` back-to-back calls (``number`` chosen so one round lasts
+>= ``--min-time``).
+
+Benchmarks are :class:`Entry` objects in :data:`ENTRIES`; another module
+adds its own with :func:`register` (method timings, e.g. one DIANA
+iteration against a NumPy loop).  Modules named in :data:`PLUGIN_MODULES`
+or given with ``--plugin`` are imported before the run so they can
+register entries.
+
+Examples
+--------
+``python -m shiftbench.perf --d 1e7 --kernels "top-k;rand-k;natural"``
+
+``python -m shiftbench.perf --json --quick``
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+__all__ = ["Case", "Entry", "ENTRIES", "register", "compressor_entry",
+           "default_compressor_specs", "numpy_vectorised", "measure", "run",
+           "main", "PLUGIN_MODULES"]
+
+#: modules imported (if they exist) before a run; each may call :func:`register`
+PLUGIN_MODULES = ("shiftbench.methods.perf_entries",)
+
+Q_SPARSE = 0.01               # K = d/100 for every K-parameterised compressor
+
+
+# ----------------------------------------------------------------------------
+# the entry protocol
+
+@dataclass
+class Case:
+    """One benchmark at one dimension: the callables to time.
+
+    Attributes
+    ----------
+    kernel : callable
+        The compiled operation (no arguments); its time is ``seconds``.
+    copy : callable, optional
+        The yardstick; default ``np.copyto`` of a d-vector.
+    api : callable, optional
+        The user-facing call, if different from ``kernel``.
+    reference : callable, optional
+        The exact (bit-identical) NumPy/Python reference.
+    reference_cost : float, optional
+        Predicted seconds of one ``reference`` call (used with ``--budget``
+        to skip it); ``None`` means "measure one call at a small d first".
+    numpy_vec : callable, optional
+        An idiomatic vectorised NumPy baseline (not bit-identical).
+    info : dict
+        Extra JSON fields (e.g. ``bits``).
+    """
+    kernel: Callable[[], object]
+    copy: Optional[Callable[[], object]] = None
+    api: Optional[Callable[[], object]] = None
+    reference: Optional[Callable[[], object]] = None
+    reference_cost: Optional[float] = None
+    numpy_vec: Optional[Callable[[], object]] = None
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class Entry:
+    """A benchmark: a name and a factory ``make(d) -> Case``.
+
+    Attributes
+    ----------
+    kernel : str
+        A compressor spec, or a method name (the ``kernel`` JSON key).
+    make : callable
+        ``make(d)`` builds the data and returns a :class:`Case`; called once
+        per dimension, outside any timing.
+    variant : str
+        ``"dense"``, ``"sparse"``, ``"iteration"``, ...
+    kind : str
+        ``"compressor"`` or ``"method"``.
+    reference_scale : callable, optional
+        ``reference_scale(d)``: relative cost of the reference at d (default
+        ``d``), used to extrapolate its time from a small-d calibration.
+    """
+    kernel: str
+    make: Callable[[int], Case]
+    variant: str = "dense"
+    kind: str = "compressor"
+    reference_scale: Optional[Callable[[int], float]] = None
+
+    @property
+    def name(self):
+        return self.kernel if self.variant == "dense" else f"{self.kernel} [{self.variant}]"
+
+
+#: every registered benchmark (compressors first; plugins append)
+ENTRIES: list = []
+
+
+def register(entry: Entry):
+    """Add a benchmark entry (e.g. from a plugin module); returns it."""
+    ENTRIES.append(entry)
+    return entry
+
+
+# ----------------------------------------------------------------------------
+# compressor entries
+
+def default_compressor_specs():
+    """One spec per registry entry: its example, with q = 1/100 for every
+    compressor parameterised by K (so K = d/100 at every d)."""
+    from .compressors.registry import REGISTRY
+    specs = []
+    for name, e in REGISTRY.items():
+        if not e.composite and "k" in e.keys:
+            specs.append(f"{name}(q={Q_SPARSE})")
+        else:
+            specs.append(e.example)
+    return specs
+
+
+def _input(d, seed=0):
+    return np.random.default_rng(seed).standard_normal(d)
+
+
+def numpy_vectorised(spec, d, sparse=False):
+    """An idiomatic vectorised NumPy version of a primitive compressor.
+
+    Returns ``f(x, gen)`` (``gen`` a ``numpy.random.Generator``) or None for
+    composites.  The mathematics is the kernel's; the random stream, the
+    summation order and Top-K's tie rule are NumPy's, so outputs are not
+    bit-identical: these are speed baselines only.
+    """
+    from .compressors.registry import parse
+    node = parse(spec)
+    pr = node.params
+    name = node.name
+
+    def kk():
+        if "k" in pr:
+            return int(pr["k"])
+        return max(1, min(d, int(math.floor(pr["q"] * d + 0.5))))
+
+    if name == "identity":
+        return lambda x, g: x.copy()
+    if name == "zero":
+        return lambda x, g: np.zeros_like(x)
+    if name == "top-k":
+        k = kk()
+
+        def topk(x, g):
+            idx = np.argpartition(np.abs(x), d - k)[d - k:]
+            if sparse:
+                return idx, x[idx]
+            y = np.zeros_like(x)
+            y[idx] = x[idx]
+            return y
+        return topk
+    if name in ("rand-k", "crand-k"):
+        k = kk()
+        sc = d / k if name == "rand-k" else 1.0
+
+        def randk(x, g):
+            idx = g.choice(d, k, replace=False)
+            if sparse:
+                return idx, sc * x[idx]
+            y = np.zeros_like(x)
+            y[idx] = sc * x[idx]
+            return y
+        return randk
+    if name in ("bernoulli", "scaled-bernoulli"):
+        p = pr["p"]
+        sc = 1.0 / p if name == "scaled-bernoulli" else 1.0
+        return lambda x, g: sc * x if g.random() < p else np.zeros_like(x)
+    if name == "adaptive":
+        k = kk()
+
+        def adaptive(x, g):
+            a = np.abs(x)
+            l1 = a.sum()
+            if l1 == 0.0:
+                return np.zeros_like(x)
+            target = min(k, np.count_nonzero(a))
+            lam = target / l1
+            for _ in range(d):
+                sat = a * lam >= 1.0
+                rest = a[~sat].sum()
+                if rest == 0.0:
+                    break
+                new = (target - sat.sum()) / rest
+                if new <= lam * (1.0 + 1e-15):
+                    break
+                lam = new
+            p = np.minimum(1.0, lam * a)
+            keep = g.random(d) < p
+            return np.where(keep, x / np.where(p > 0, p, 1.0), 0.0)
+        return adaptive
+    if name in ("natural", "natural-det"):
+        det = name == "natural-det"
+
+        def natural(x, g):
+            a = np.abs(x)
+            _, e = np.frexp(a)
+            lo = np.ldexp(1.0, e - 1)
+            up = (a >= 1.5 * lo) if det else (g.random(d) < a / lo - 1.0)
+            return np.where(a > 0, np.copysign(lo * (1.0 + up), x), 0.0)
+        return natural
+    if name == "dither":
+        s, p = pr["s"], pr.get("p", 2.0)
+
+        def dither(x, g):
+            nrm = np.linalg.norm(x, ord=p)
+            if nrm == 0.0:
+                return np.zeros_like(x)
+            a = np.abs(x) / nrm * s
+            lvl = np.floor(a)
+            lvl += g.random(d) < a - lvl
+            return np.sign(x) * (nrm * lvl / s)
+        return dither
+    if name == "natural-dither":
+        s, p = pr["s"], pr.get("p", 2.0)
+        smallest = math.ldexp(1.0, 1 - int(s))
+
+        def natdither(x, g):
+            nrm = np.linalg.norm(x, ord=p)
+            if nrm == 0.0:
+                return np.zeros_like(x)
+            u = np.abs(x) / nrm
+            r = g.random(d)
+            _, e = np.frexp(u)
+            lo = np.ldexp(1.0, e - 1)
+            lv = lo * (1.0 + (r < u / lo - 1.0))
+            lv = np.where(u < smallest, np.where(r < u / smallest, smallest, 0.0), lv)
+            lv = np.where(u >= 1.0, 1.0, lv)
+            return np.sign(x) * (nrm * lv)
+        return natdither
+    if name == "terngrad":
+        def terngrad(x, g):
+            m = np.abs(x).max()
+            if m == 0.0:
+                return np.zeros_like(x)
+            return np.where(g.random(d) < np.abs(x) / m, np.sign(x) * m, 0.0)
+        return terngrad
+    if name == "sign":
+        return lambda x, g: (np.abs(x).sum() / d) * np.sign(x)
+    return None
+
+
+def compressor_entry(spec, variant="dense"):
+    """The :class:`Entry` of one compressor spec (``variant`` "dense" or
+    "sparse"; sparse is for rand-k, crand-k and top-k)."""
+
+    def make(d):
+        from . import _rng
+        from .compressors import compressor
+        from .compressors import kernels as K
+        C = compressor(spec)
+        C.node.check_d(d)
+        x = _input(d)
+        out = np.empty(d)
+        ws = C.workspace(d)
+        rng = _rng.new_state(1)
+        gen = np.random.default_rng(1)
+        vec = numpy_vectorised(spec, d, sparse=(variant == "sparse"))
+        try:
+            from .naive.compressors import naive_compress
+        except ImportError:          # reference module not available
+            naive_compress = None
+        if variant == "sparse":
+            code = int(C.ops[0, 1])
+            poff = int(C.ops[0, 5])
+            p = C.params[poff:poff + K.N_PARAMS]
+            k = K.resolve_k(p, d)
+            idx = np.empty(k, dtype=np.int64)
+            vals = np.empty(k)
+
+            def kern():
+                return K.apply_sparse(code, p, x, rng, ws.iwork, ws.mark, idx, vals)
+
+            def api():
+                return C.compress_sparse(x, rng=rng)
+
+            _, b = C.compress(x, 0)
+        else:
+            def kern():
+                return K.apply_program(C.ops, C.params, x, out, rng, ws.regs,
+                                       ws.iwork, ws.mark)
+
+            def api():
+                return C.compress(x, rng=rng, out=out)
+
+            _, b = C.compress(x, 0)
+        ref = None
+        if naive_compress is not None:
+            def ref():
+                return naive_compress(spec, x, 0)
+        return Case(kernel=kern, api=api, reference=ref,
+                    numpy_vec=(lambda: vec(x, gen)) if vec is not None else None,
+                    info={"bits": int(b), "bits_values": b.values, "spec": C.spec})
+
+    return Entry(spec, make, variant=variant, kind="compressor")
+
+
+_COMPRESSORS_DONE = []
+
+
+def _register_compressors():
+    """Put one entry per compressor (and the sparse variants) first in
+    :data:`ENTRIES`; idempotent."""
+    if _COMPRESSORS_DONE:
+        return
+    mine = []
+    for spec in default_compressor_specs():
+        mine.append(compressor_entry(spec))
+        if spec.split("(")[0] in ("rand-k", "crand-k", "top-k"):
+            mine.append(compressor_entry(spec, "sparse"))
+    ENTRIES[:0] = mine
+    _COMPRESSORS_DONE.append(True)
+
+
+# ----------------------------------------------------------------------------
+# timing
+
+def _number(fn, min_time):
+    """Calls per round so that one round lasts about ``min_time`` seconds."""
+    t0 = time.perf_counter()
+    fn()
+    t = time.perf_counter() - t0
+    if t >= min_time:
+        return 1
+    return int(min(1_000_000, max(1, math.ceil(min_time / max(t, 1e-9)))))
+
+
+def _round(fn, number):
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number
+
+
+def measure(case, d, repeat=7, min_time=0.005, budget=1.0, ref_cost=None,
+            with_reference=True):
+    """Time one :class:`Case`; returns a dict of seconds (min over rounds).
+
+    Parameters
+    ----------
+    case : Case
+    d : int
+        The dimension (for the default copy yardstick and the report).
+    repeat : int
+        Rounds; the kernel, the copy and the other callables alternate
+        within each round.
+    min_time : float
+        Seconds per round and callable (sets ``number``).
+    budget : float
+        Skip the exact reference when one call is predicted to take longer.
+    ref_cost : float, optional
+        Predicted seconds of one reference call (overrides
+        ``case.reference_cost``).
+    with_reference : bool
+        Time the exact reference at all.
+    """
+    if case.copy is None:
+        src = _input(d, 2)
+        dst = np.empty(d)
+        copy = (lambda: np.copyto(dst, src))
+    else:
+        copy = case.copy
+    fns = {"seconds": case.kernel, "copy_seconds": copy}
+    if case.api is not None:
+        fns["api_seconds"] = case.api
+    if case.numpy_vec is not None:
+        fns["numpy_vec_seconds"] = case.numpy_vec
+    # warm-up: compiles everything before any timing
+    numbers = {k: _number(f, min_time) for k, f in fns.items()}
+    best = {k: math.inf for k in fns}
+    for _ in range(repeat):
+        for k, f in fns.items():
+            best[k] = min(best[k], _round(f, numbers[k]))
+    res = dict(best)
+    res["number"] = numbers["seconds"]
+    res["repeat"] = repeat
+    # the exact reference: fewer rounds, skipped when predicted too slow
+    res["numpy_seconds"] = None
+    note = None
+    cost = ref_cost if ref_cost is not None else case.reference_cost
+    if case.reference is None:
+        note = "no reference (shiftbench.naive not importable)"
+    elif not with_reference:
+        note = "skipped (--no-reference)"
+    elif cost is not None and cost > budget:
+        note = (f"skipped: predicted {cost:.3g} s per call > budget {budget:g} s "
+                f"(pure-Python reference)")
+    else:
+        t0 = time.perf_counter()
+        case.reference()
+        t1 = time.perf_counter() - t0
+        ts = [t1]
+        nrep = max(1, min(repeat, int(min(3.0 * budget, 2.0) / max(t1, 1e-9))))
+        for _ in range(nrep - 1):
+            ts.append(_round(case.reference, max(1, _number(case.reference, min_time))))
+        res["numpy_seconds"] = min(ts)
+    res["numpy_note"] = note
+    return res
+
+
+def _finish(row):
+    s = row["seconds"]
+    row["ratio_to_copy"] = s / row["copy_seconds"]
+    if row.get("api_seconds") is not None:
+        row["api_ratio_to_copy"] = row["api_seconds"] / row["copy_seconds"]
+    ns = row.get("numpy_seconds")
+    row["speedup_vs_numpy"] = ns / s if ns is not None else None
+    nv = row.get("numpy_vec_seconds")
+    row["speedup_vs_numpy_vec"] = nv / s if nv is not None else None
+    return row
+
+
+def _select(entries, names):
+    if not names:
+        return list(entries)
+    out = []
+    for want in names:
+        w = want.strip()
+        if not w:
+            continue
+        hits = [e for e in entries if w in (e.kernel, e.name)]
+        if not hits:
+            base = w.split("(")[0].lower()
+            hits = [e for e in entries if e.kernel.split("(")[0].lower() == base]
+        if not hits and "(" in w:
+            hits = [compressor_entry(w)]
+        if not hits:
+            raise SystemExit(f"perf: unknown kernel {w!r}; allowed: "
+                             + "; ".join(e.name for e in entries))
+        out.extend(h for h in hits if h not in out)
+    return out
+
+
+def run(ds, names=None, repeat=7, min_time=0.005, budget=1.0, with_reference=True,
+        progress=None):
+    """Time the selected entries at every d; returns a list of row dicts.
+
+    The reference's cost at d is predicted from one call at the smallest d
+    timed for that entry (scaled by ``entry.reference_scale``, default
+    linear in d).
+    """
+    _register_compressors()
+    entries = _select(ENTRIES, names)
+    rows = []
+    for e in entries:
+        scale = e.reference_scale or (lambda d: float(d))
+        calib = None                                      # (d, seconds)
+        d_cal = min(min(ds), 1000)
+        if with_reference and min(ds) > d_cal:
+            try:                                          # one call at a small d
+                c = e.make(d_cal)
+                if c.reference is not None:
+                    c.reference()
+                    t0 = time.perf_counter()
+                    c.reference()
+                    calib = (d_cal, time.perf_counter() - t0)
+            except Exception:
+                pass
+        for d in sorted(ds):
+            pred = None
+            if calib is not None:
+                pred = calib[1] * scale(d) / scale(calib[0])
+            try:
+                case = e.make(d)
+                res = measure(case, d, repeat=repeat, min_time=min_time, budget=budget,
+                              ref_cost=pred, with_reference=with_reference)
+            except Exception as err:                      # e.g. K > d
+                rows.append({"kernel": e.kernel, "variant": e.variant, "kind": e.kind,
+                             "d": d, "error": f"{type(err).__name__}: {err}"})
+                if progress:
+                    progress(rows[-1])
+                continue
+            if res["numpy_seconds"] is not None and calib is None:
+                calib = (d, res["numpy_seconds"])
+            row = {"kernel": e.kernel, "variant": e.variant, "kind": e.kind, "d": d}
+            row.update(res)
+            row.update(case.info)
+            rows.append(_finish(row))
+            if progress:
+                progress(row)
+            del case
+            gc.collect()
+    return rows
+
+
+# ----------------------------------------------------------------------------
+# CLI
+
+def _fmt_s(s):
+    if s is None:
+        return "-"
+    if s < 1e-3:
+        return f"{s * 1e6:.1f}us"
+    if s < 1:
+        return f"{s * 1e3:.2f}ms"
+    return f"{s:.2f}s"
+
+
+def _fmt_x(v, nd=2):
+    return "-" if v is None else f"{v:.{nd}f}"
+
+
+HEADER = (f"{'kernel':38s} {'d':>9s} {'kernel':>9s} {'copy':>9s} {'k/copy':>7s} "
+          f"{'api/copy':>8s} {'numpy':>9s} {'speedup':>8s} {'np-vec':>9s} {'vs vec':>7s}")
+
+
+def _line(r):
+    if "error" in r:
+        return f"{r['kernel'][:38]:38s} {r['d']:>9d}  {r['error']}"
+    name = r["kernel"] if r["variant"] == "dense" else f"{r['kernel']} [{r['variant']}]"
+    return (f"{name[:38]:38s} {r['d']:>9d} {_fmt_s(r['seconds']):>9s} "
+            f"{_fmt_s(r['copy_seconds']):>9s} {_fmt_x(r['ratio_to_copy']):>7s} "
+            f"{_fmt_x(r.get('api_ratio_to_copy')):>8s} {_fmt_s(r['numpy_seconds']):>9s} "
+            f"{_fmt_x(r['speedup_vs_numpy'], 1):>8s} {_fmt_s(r.get('numpy_vec_seconds')):>9s} "
+            f"{_fmt_x(r['speedup_vs_numpy_vec'], 1):>7s}")
+
+
+def environment():
+    """Facts that change timings: CPU, cores, library versions, env flags."""
+    import numba
+    env = {"python": platform.python_version(), "numpy": np.__version__,
+           "numba": numba.__version__, "machine": platform.machine(),
+           "processor": platform.processor() or None, "cpu_count": os.cpu_count()}
+    for k in ("OPENBLAS_CORETYPE", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+              "NUMBA_CACHE_DIR"):
+        if os.environ.get(k):
+            env[k] = os.environ[k]
+    return env
+
+
+def _parse_ds(s):
+    out = []
+    for t in s.split(","):
+        t = t.strip()
+        if t:
+            v = float(t)
+            if v < 1 or v != int(v):
+                raise SystemExit(f"perf: --d needs integers >= 1, got {t!r}")
+            out.append(int(v))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        prog="python -m shiftbench.perf",
+        description="Time every compressor kernel against np.copyto of the same "
+                    "array and against NumPy, in one run.")
+    ap.add_argument("--d", default="1e3,1e5,1e7",
+                    help="comma-separated dimensions (default 1e3,1e5,1e7)")
+    ap.add_argument("--kernels", action="append", default=[],
+                    help="';'-separated specs or names (top-k, natural, 'dither(s=8)', "
+                         "'rand-k [sparse]'); repeatable; default: all")
+    ap.add_argument("--repeat", type=int, default=7, help="rounds (default 7)")
+    ap.add_argument("--min-time", type=float, default=0.005,
+                    help="seconds per timed round (default 0.005)")
+    ap.add_argument("--budget", type=float, default=1.0,
+                    help="skip the exact reference when one call is predicted "
+                         "to take longer (seconds, default 1)")
+    ap.add_argument("--no-reference", action="store_true",
+                    help="do not time the exact (pure-Python) reference")
+    ap.add_argument("--plugin", action="append", default=[],
+                    help="module to import first (it may call shiftbench.perf.register)")
+    ap.add_argument("--quick", action="store_true",
+                    help="small run for smoke tests: d = 1e3,1e4, 2 rounds")
+    ap.add_argument("--json", action="store_true", help="print a JSON list of rows")
+    a = ap.parse_args(argv)
+    if a.repeat < 1:
+        raise SystemExit("perf: --repeat must be >= 1")
+    ds = _parse_ds(a.d)
+    if a.quick:
+        ds, a.repeat, a.min_time, a.budget = [1000, 10000], 2, 0.001, 0.5
+    names = [n for k in a.kernels for n in k.split(";") if n.strip()]
+    _register_compressors()
+    for mod in list(PLUGIN_MODULES) + a.plugin:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as err:
+            if mod in a.plugin or err.name != mod:
+                raise
+    if not a.json:
+        env = environment()
+        print("# " + ", ".join(f"{k}={v}" for k, v in env.items()))
+        print("# times: min over rounds; k/copy = kernel / np.copyto of the same "
+              "array; api = Compressor.compress(_sparse); numpy = exact reference "
+              "(shiftbench.naive); np-vec = vectorised NumPy (not bit-identical)")
+        print(HEADER)
+    rows = run(ds, names, repeat=a.repeat, min_time=a.min_time, budget=a.budget,
+               with_reference=not a.no_reference,
+               progress=None if a.json else (lambda r: print(_line(r), flush=True)))
+    if a.json:
+        print(json.dumps(rows, indent=1, default=float))
+    else:
+        skipped = sorted({(r["kernel"], r["d"]) for r in rows
+                          if r.get("numpy_note") and r.get("numpy_seconds") is None})
+        if skipped:
+            print(f"# exact reference skipped for {len(skipped)} (kernel, d) pairs: "
+                  "its predicted time per call exceeds --budget (see numpy_note in --json)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -26,6 +26,7 @@ from numba import njit, uint64, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .._stack import stack_f64
 from .._rng import bounded, uniform, next_u64
 
 # ----------------------------------------------------------------------------
@@ -359,7 +360,7 @@ def topk_sparse(x, k, iwork, idx, vals):
         return d
     ok = False
     if d >= TOPK_SAMPLE_MIN_D:
-        ok, thr, ties, nc = _topk_sampled(x, np.empty(0), k, iwork, False)
+        ok, thr, ties, nc = _topk_sampled(x, vals, k, iwork, False)
     if not ok:
         thr, ties = topk_threshold(x, k, iwork)
     m = 0
@@ -500,7 +501,8 @@ def floyd_sample(d, k, rng, mark, idx):
     indices come in that order (not sorted).  ``mark`` (uint8, length >= d,
     all zero on entry) is used as a bitset and left all zero.
     """
-    _floyd(d, k, rng, mark, idx, np.empty(0), np.empty(0), 1.0, False)
+    dummy = stack_f64(1)        # gather arrays are unused: nothing allocated
+    _floyd(d, k, rng, mark, idx, dummy, dummy, 1.0, False)
 
 
 @njit(cache=True)
@@ -509,7 +511,9 @@ def randk(x, out, k, scale, rng, mark, iwork):
     d = x.size
     for i in range(d):
         out[i] = 0.0
-    floyd_sample(d, k, rng, mark, iwork)
+    # same draws as floyd_sample; x and out stand in for the unused gather
+    # arrays, so nothing is allocated
+    _floyd(d, k, rng, mark, iwork, x, out, scale, False)
     for j in range(k):
         t = iwork[j]
         out[t] = scale * x[t]
@@ -602,7 +606,9 @@ def lane_reduce(acc):
 def sum_sq_nnz(x):
     """(sum of x_i**2 in lane order, number of nonzero x_i)."""
     d = x.size
-    acc = np.zeros(LANES)
+    acc = stack_f64(LANES)      # on the stack: nothing allocated per call
+    for j in range(LANES):
+        acc[j] = 0.0
     nz = 0
     nb = d // LANES
     for b in range(nb):
@@ -627,7 +633,9 @@ def sum_sq_nnz(x):
 def sum_abs_nnz(x):
     """(sum of |x_i| in lane order, number of nonzero x_i)."""
     d = x.size
-    acc = np.zeros(LANES)
+    acc = stack_f64(LANES)      # on the stack: nothing allocated per call
+    for j in range(LANES):
+        acc[j] = 0.0
     nz = 0
     nb = d // LANES
     for b in range(nb):
@@ -655,7 +663,9 @@ def max_abs_nnz(x):
     The max is order-free; lanes only make the loop vectorise.
     """
     d = x.size
-    acc = np.zeros(LANES)
+    acc = stack_f64(LANES)      # on the stack: nothing allocated per call
+    for j in range(LANES):
+        acc[j] = 0.0
     nz = 0
     nb = d // LANES
     for b in range(nb):
@@ -684,7 +694,9 @@ def max_abs_nnz(x):
 def sum_sq(x):
     """Sum of x_i**2 in lane order (as :func:`sum_sq_nnz`, without the count)."""
     d = x.size
-    acc = np.zeros(LANES)
+    acc = stack_f64(LANES)      # on the stack: nothing allocated per call
+    for j in range(LANES):
+        acc[j] = 0.0
     nb = d // LANES
     for b in range(nb):
         base = b * LANES
@@ -705,7 +717,9 @@ def sum_abs(x):
     """Sum of |x_i| in lane order (as :func:`sum_abs_nnz`, without the
     count: a read pass that counts runs ~30% slower)."""
     d = x.size
-    acc = np.zeros(LANES)
+    acc = stack_f64(LANES)      # on the stack: nothing allocated per call
+    for j in range(LANES):
+        acc[j] = 0.0
     nb = d // LANES
     for b in range(nb):
         base = b * LANES
@@ -723,7 +737,9 @@ def sum_abs(x):
 def max_abs(x):
     """max |x_i| (NaN entries ignored), as :func:`max_abs_nnz` without the count."""
     d = x.size
-    acc = np.zeros(LANES)
+    acc = stack_f64(LANES)      # on the stack: nothing allocated per call
+    for j in range(LANES):
+        acc[j] = 0.0
     nb = d // LANES
     for b in range(nb):
         base = b * LANES
@@ -753,7 +769,9 @@ def pnorm_nnz(x, pn):
     if pn == 1.0:
         return sum_abs_nnz(x)
     d = x.size
-    acc = np.zeros(LANES)
+    acc = stack_f64(LANES)      # on the stack: nothing allocated per call
+    for j in range(LANES):
+        acc[j] = 0.0
     nz = 0
     for i in range(d):
         v = x[i]
@@ -1030,80 +1048,152 @@ def adaptive(x, out, k, vb, rng):
 # ----------------------------------------------------------------------------
 # dispatch: one primitive
 
-@njit(cache=True)
+# One small function per primitive, and a thin switch over them: a large
+# function taking many arrays makes numba keep NRT reference-count updates on
+# every array argument (about 100 ns per call), which dominated small-d method
+# loops; small functions let the reference-count pruning remove them.
+
+@njit(cache=True, inline="always")
+def _p_identity(p, x, out):
+    d = x.size
+    vb = int(p[2])
+    m = 0
+    for i in range(d):
+        out[i] = x[i]
+        m += np.int64(x[i] != 0.0)
+    dense = vb * d
+    sparse = support_bits(m, d) + vb * m
+    return (dense if dense < sparse else sparse), vb * m
+
+
+@njit(cache=True, inline="always")
+def _p_zero(x, out):
+    for i in range(x.size):
+        out[i] = 0.0
+    return 0, 0
+
+
+@njit(cache=True, inline="always")
+def _p_topk(p, x, out, iwork):
+    d = x.size
+    vb = int(p[2])
+    k = resolve_k(p, d)
+    topk(x, out, k, iwork)
+    return support_bits(k, d) + vb * k, vb * k
+
+
+@njit(cache=True, inline="always")
+def _p_randk(scaled, p, x, out, rng, iwork, mark):
+    d = x.size
+    vb = int(p[2])
+    k = resolve_k(p, d)
+    scale = d / k if scaled else 1.0
+    randk(x, out, k, scale, rng, mark, iwork)
+    ib = 0 if p[3] != 0.0 else support_bits(k, d)
+    return ib + vb * k, vb * k
+
+
+@njit(cache=True, inline="always")
+def _p_bernoulli(p, x, out, rng):
+    d = x.size
+    vb = int(p[2])
+    prob = p[0]
+    if uniform(rng) < prob:
+        sc = 1.0 / prob if p[3] != 0.0 else 1.0
+        m = 0
+        for i in range(d):
+            out[i] = sc * x[i]
+            if x[i] != 0.0:
+                m += 1
+        dense = vb * d
+        sparse = support_bits(m, d) + vb * m
+        return 1 + (dense if dense < sparse else sparse), vb * m
+    for i in range(d):
+        out[i] = 0.0
+    return 1, 0
+
+
+@njit(cache=True, inline="always")
+def _p_adaptive(p, x, out, rng):
+    d = x.size
+    vb = int(p[2])
+    k = resolve_k(p, d)
+    kept = adaptive(x, out, k, vb, rng)
+    return support_bits(kept, d) + vb * kept, vb * kept
+
+
+@njit(cache=True, inline="always")
+def _p_natural(deterministic, p, x, out, rng):
+    d = x.size
+    vb = int(p[2])
+    m = natural(x, out, rng, deterministic)
+    per = 9 if vb == 32 else 12
+    dense = per * d
+    sparse = support_bits(m, d) + per * m
+    return (dense if dense < sparse else sparse), per * m
+
+
+@njit(cache=True, inline="always")
+def _p_dither(natural_levels, p, x, out, rng):
+    d = x.size
+    vb = int(p[2])
+    s = p[0]
+    nrm, m = dither(x, out, s, p[3], natural_levels, rng)
+    per = 1 + ceil_log2(int(s) + 1)
+    dense = per * d
+    sparse = support_bits(m, d) + per * m
+    body = dense if dense < sparse else sparse
+    return vb + body, per * m
+
+
+@njit(cache=True, inline="always")
+def _p_terngrad(p, x, out, rng):
+    d = x.size
+    vb = int(p[2])
+    m = terngrad(x, out, rng)
+    dense = 2 * d
+    sparse = support_bits(m, d) + m
+    return vb + (dense if dense < sparse else sparse), m
+
+
+@njit(cache=True, inline="always")
+def _p_sign(p, x, out):
+    d = x.size
+    vb = int(p[2])
+    m = scaled_sign(x, out)
+    if m == d:
+        return vb + d, d
+    sparse = support_bits(m, d) + m
+    return vb + (2 * d if 2 * d < sparse else sparse), m
+
+
+@njit(cache=True, inline="always")
 def apply_primitive(code, p, x, out, rng, iwork, mark):
     """Apply primitive ``code`` with params ``p`` to x -> out.
 
-    Returns ``(bits_full, bits_values)`` for this message.
+    Returns ``(bits_full, bits_values)`` for this message (``(-1, -1)`` for
+    an unknown code).
     """
-    d = x.size
-    vb = int(p[2])
     if code == IDENTITY:
-        m = 0
-        for i in range(d):
-            out[i] = x[i]
-            m += np.int64(x[i] != 0.0)
-        dense = vb * d
-        sparse = support_bits(m, d) + vb * m
-        return (dense if dense < sparse else sparse), vb * m
+        return _p_identity(p, x, out)
     elif code == ZERO:
-        for i in range(d):
-            out[i] = 0.0
-        return 0, 0
+        return _p_zero(x, out)
     elif code == TOPK:
-        k = resolve_k(p, d)
-        topk(x, out, k, iwork)
-        return support_bits(k, d) + vb * k, vb * k
+        return _p_topk(p, x, out, iwork)
     elif code == RANDK or code == CRANDK:
-        k = resolve_k(p, d)
-        scale = d / k if code == RANDK else 1.0
-        randk(x, out, k, scale, rng, mark, iwork)
-        ib = 0 if p[3] != 0.0 else support_bits(k, d)
-        return ib + vb * k, vb * k
+        return _p_randk(code == RANDK, p, x, out, rng, iwork, mark)
     elif code == BERNOULLI:
-        prob = p[0]
-        if uniform(rng) < prob:
-            sc = 1.0 / prob if p[3] != 0.0 else 1.0
-            m = 0
-            for i in range(d):
-                out[i] = sc * x[i]
-                if x[i] != 0.0:
-                    m += 1
-            dense = vb * d
-            sparse = support_bits(m, d) + vb * m
-            return 1 + (dense if dense < sparse else sparse), vb * m
-        for i in range(d):
-            out[i] = 0.0
-        return 1, 0
+        return _p_bernoulli(p, x, out, rng)
     elif code == ADAPTIVE:
-        k = resolve_k(p, d)
-        kept = adaptive(x, out, k, vb, rng)
-        return support_bits(kept, d) + vb * kept, vb * kept
+        return _p_adaptive(p, x, out, rng)
     elif code == NATURAL or code == NATURAL_DET:
-        m = natural(x, out, rng, code == NATURAL_DET)
-        per = 9 if vb == 32 else 12
-        dense = per * d
-        sparse = support_bits(m, d) + per * m
-        return (dense if dense < sparse else sparse), per * m
+        return _p_natural(code == NATURAL_DET, p, x, out, rng)
     elif code == DITHER or code == NATDITHER:
-        s = p[0]
-        nrm, m = dither(x, out, s, p[3], code == NATDITHER, rng)
-        per = 1 + ceil_log2(int(s) + 1)
-        dense = per * d
-        sparse = support_bits(m, d) + per * m
-        body = dense if dense < sparse else sparse
-        return vb + body, per * m
+        return _p_dither(code == NATDITHER, p, x, out, rng)
     elif code == TERNGRAD:
-        m = terngrad(x, out, rng)
-        dense = 2 * d
-        sparse = support_bits(m, d) + m
-        return vb + (dense if dense < sparse else sparse), m
+        return _p_terngrad(p, x, out, rng)
     elif code == SIGN:
-        m = scaled_sign(x, out)
-        if m == d:
-            return vb + d, d
-        sparse = support_bits(m, d) + m
-        return vb + (2 * d if 2 * d < sparse else sparse), m
+        return _p_sign(p, x, out)
     return -1, -1
 
 
@@ -1169,6 +1259,11 @@ def apply_program(ops, params, x, out, rng, regs, iwork, mark):
     C1's support and pays for it via ``support_bits``.  Bits of messages
     outside the composition (e.g. C in ``induced(C, compose(..))``) are kept.
     """
+    if ops.shape[0] == 1 and ops[0, 0] == OP_PRIM and ops[0, 2] == -1 and ops[0, 3] == -2:
+        # a primitive compressor: no register traffic
+        poff = ops[0, 5]
+        return apply_primitive(ops[0, 1], params[poff:poff + N_PARAMS], x, out, rng,
+                               iwork, mark)
     bf = 0
     bv = 0
     for j in range(ops.shape[0]):

@@ -208,3 +208,40 @@ def test_heterogeneous_workers(ridge):
     r = H.run("diana", ridge, "rand-k(q=0.1)*5; rand-k(q=0.5)*5", iters=200_000, eps=1e-8)
     assert r.status == "converged"
     assert r.params["omega"][:5] == [9.0] * 5 and r.params["omega"][5:] == [1.0] * 5
+
+
+ALLOC_SCRIPT = r"""
+import json, sys
+from numba.core.runtime import rtsys
+import shiftbench.harness as H
+from shiftbench.problems import make
+P = make("quadratic(kappa=10, n=3, d=40, hetero=1, seed=1)")
+cases = [("diana", "rand-k(k=4)", None), ("diana", "natural", "top-k(k=3)"),
+         ("rand-diana", "dither(s=2)", None), ("dcgd-star", "induced(top-k(k=2), rand-k(k=4))", "top-k(k=2)"),
+         ("vr-gdci", "terngrad", None), ("ef21", "top-k(k=2)", None), ("lag", None, None)]
+out = {}
+for m, q, c in cases:
+    counts = []
+    for iters in (5, 300):
+        H.run(m, P, q, c, iters=iters, eps=0.0, stride=10**6)      # compile / warm
+        a0 = rtsys.get_allocation_stats().alloc
+        H.run(m, P, q, c, iters=iters, eps=0.0, stride=10**6)
+        counts.append(rtsys.get_allocation_stats().alloc - a0)
+    out[m + ":" + str(q)] = counts
+print(json.dumps(out))
+"""
+
+
+def test_nothing_allocated_per_iteration():
+    """NRT allocations of a run do not grow with its iteration count."""
+    import json
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_NRT_STATS="1")
+    r = subprocess.run([sys.executable, "-c", ALLOC_SCRIPT], capture_output=True, text=True,
+                       env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    counts = json.loads(r.stdout.strip().splitlines()[-1])
+    for case, (short, long) in counts.items():
+        assert short == long, f"{case}: {short} allocations for 5 iterations, {long} for 300"

@@ -372,7 +372,7 @@ def _round(fn, number):
 
 def measure(case, d, repeat=7, min_time=0.005, budget=1.0, ref_cost=None,
             with_reference=True):
-    """Time one :class:`Case`; returns a dict of seconds (min over rounds).
+    """Time one :class:`Case` (min over rounds of the mean per call).
 
     Parameters
     ----------
@@ -391,6 +391,13 @@ def measure(case, d, repeat=7, min_time=0.005, budget=1.0, ref_cost=None,
         ``case.reference_cost``).
     with_reference : bool
         Time the exact reference at all.
+
+    Returns
+    -------
+    dict
+        ``seconds``, ``copy_seconds``, ``api_seconds`` (if any),
+        ``numpy_vec_seconds`` (if any), ``numpy_seconds`` (None when
+        skipped, with the reason in ``numpy_note``), ``number``, ``repeat``.
     """
     if case.copy is None:
         src = _input(d, 2)
@@ -471,11 +478,35 @@ def _select(entries, names):
 
 def run(ds, names=None, repeat=7, min_time=0.005, budget=1.0, with_reference=True,
         progress=None):
-    """Time the selected entries at every d; returns a list of row dicts.
+    """Time the selected entries at every d.
 
-    The reference's cost at d is predicted from one call at the smallest d
-    timed for that entry (scaled by ``entry.reference_scale``, default
-    linear in d).
+    Parameters
+    ----------
+    ds : list of int
+        Dimensions.
+    names : list of str, optional
+        Specs, registry names or entry names (see ``--kernels``); default
+        every entry of :data:`ENTRIES`.
+    repeat, min_time, budget, with_reference
+        As in :func:`measure`.
+    progress : callable, optional
+        Called with each finished row.
+
+    Returns
+    -------
+    list of dict
+        One row per (entry, d): ``kernel``, ``variant``, ``kind``, ``d``,
+        ``seconds``, ``copy_seconds``, ``ratio_to_copy``, ``api_seconds``,
+        ``api_ratio_to_copy``, ``numpy_seconds``, ``speedup_vs_numpy``,
+        ``numpy_note``, ``numpy_vec_seconds``, ``speedup_vs_numpy_vec``,
+        ``number``, ``repeat`` and the case's ``info`` (e.g. ``bits``); or
+        ``error`` when the case could not be built or timed.
+
+    Notes
+    -----
+    The reference's cost at d is predicted from one call at a small d
+    (scaled by ``entry.reference_scale``, default linear in d), so a
+    pure-Python reference is never started where it would take minutes.
     """
     _register_compressors()
     entries = _select(ENTRIES, names)

@@ -167,7 +167,7 @@ def run_main(argv):
     if a.out:
         io.write_trace(trace, a.out)
     if a.json:
-        print(json.dumps({k: _py(v) for k, v in summary.items()}))
+        print(json.dumps({k: _py(v) for k, v in summary.items()}, allow_nan=False))
     else:
         for k, v in summary.items():
             print(f"{k:26s} {_fmt(v)}")
@@ -177,10 +177,12 @@ def run_main(argv):
 
 
 def _py(v):
+    """JSON-safe scalars: numpy types to Python, NaN/inf to null (strict JSON)."""
     if isinstance(v, (np.integer,)):
         return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        return v if math.isfinite(v) else None
     return v
 
 

@@ -383,6 +383,8 @@ def run(method, problem, compressor=None, shift_compressor=None, *, gamma=None,
 def _result(info, P, params, th, seed, st, it, tr, hz, wall):
     df = pd.DataFrame(tr, columns=E.COLUMNS)
     df["iteration"] = df["iteration"].astype(np.int64)
+    if P.f_star is None:
+        df["f_gap"] = np.nan          # f* unknown (e.g. nonconvex): no gap to report
     if hz:
         df["wall_s"] = df["cycles"] / hz
     elif wall is not None and len(df):

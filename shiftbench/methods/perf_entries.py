@@ -1,0 +1,354 @@
+"""Method timings for ``python -m shiftbench.perf`` (and the asv suite).
+
+Imported by :mod:`shiftbench.perf` (it is in ``PLUGIN_MODULES``); it
+registers one :class:`~shiftbench.perf.Entry` per row below.  The helpers
+(:func:`engine_call`, :func:`large_lsq`, ...) are reused by
+``benchmarks/bench_methods.py``.
+
+Rows (``kind = "method"``)
+--------------------------
+``<method>/ridge`` (variant ``"<K> iters"``)
+    ``seconds``: one call of the compiled engine
+    (:func:`shiftbench.methods.engine.run_one` or
+    :func:`shiftbench.methods.tpc.run_one`) running K iterations of the
+    method on ``ridge`` (seed 001 §4: n = 10, d = 80) with ``eps = 0`` (no
+    early stop) and one trace row per call: no Python in the loop, no
+    compilation (called once before timing).  The engine's per-run setup
+    (allocation, seeding) is amortised over the K iterations.
+    ``numpy_seconds``: the same K iterations of the plain NumPy reference
+    loop :func:`shiftbench.naive.methods.dcgd_shift` with
+    :func:`~shiftbench.naive.methods.numpy_compress` (``Generator.choice``
+    Rand-K), for the Algorithm 1 methods; so ``speedup_vs_numpy`` is the
+    per-iteration speed-up of the compiled engine over the NumPy loop (the
+    target for DIANA with Rand-K(q=0.1) is >= 100).  The 3PC/EF/MARINA rows
+    have no NumPy loop.
+    ``copy_seconds``: K calls of ``np.copyto`` of one d-vector (d = the
+    problem's, 80), so ``ratio_to_copy`` is the cost of one iteration in
+    units of copying the iterate once (for d = 80 this is mostly call
+    overhead: read it as "iteration cost in ~100 ns units", not bandwidth).
+    ``api_seconds``: the user-facing ``shiftbench.run(..., iters=K)`` (setup,
+    theory, DataFrame trace included).
+    ``info``: ``iters_per_call`` (K), ``problem``, ``problem_n``,
+    ``problem_d``, ``compressor``.
+
+``monte-carlo diana/ridge`` (variant ``"<R> seeds x <K> iters"``)
+    ``seconds``: one :func:`shiftbench.methods.engine.run_many` call (R
+    independent seeds in parallel, ``prange``).  ``info`` holds the
+    throughput measured in ``make`` (min of interleaved rounds):
+    ``mc_runs_per_s``, ``mc_iters_per_s`` (parallel), ``seq_runs_per_s``,
+    ``seq_iters_per_s`` (R sequential ``run_one`` calls) and
+    ``parallel_speedup`` (sequential / parallel time), ``threads``.
+    ``api_seconds``: ``shiftbench.run(..., seeds=range(R))``.
+    ``numpy_seconds`` would be R sequential NumPy loops; it is normally
+    skipped by ``--budget`` (its predicted cost is given).
+
+The method rows are on fixed problems: the ``d`` column is the sweep's
+``--d`` (the rows repeat at each d; ``problem_d`` is the real dimension).
+``python -m shiftbench.perf --kernels "diana/ridge"`` selects one row.
+"""
+from __future__ import annotations
+
+import math
+import time
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = ["engine_call", "numpy_loop", "large_lsq", "ridge_problem", "SHIFT_METHODS",
+           "TPC_METHODS", "METHOD_OPTIONS", "mc_throughput", "ITERS_RIDGE", "MC_SEEDS",
+           "MC_ITERS"]
+
+#: Algorithm 1 engine methods (shiftbench.methods.engine)
+SHIFT_METHODS = ("dcgd", "dcgd-fixed", "dgd", "dcgd-star", "diana", "rand-diana", "gdci",
+                 "vr-gdci")
+#: the 3PC / EF / MARINA loop (shiftbench.methods.tpc)
+TPC_METHODS = ("cgd", "ef", "ef21", "lag", "clag", "3pcv1", "3pcv2", "3pcv3", "3pcv4",
+               "3pcv5", "marina")
+#: options so that every method runs with its defaults' compressors
+METHOD_OPTIONS = {"3pcv3": {"compressor2": "top-k(q=0.1)"}}
+
+ITERS_RIDGE = 200          # iterations per timed call on ridge
+MC_SEEDS = 16              # Monte-Carlo runs per batch
+MC_ITERS = 1000            # iterations per Monte-Carlo run
+
+
+# ----------------------------------------------------------------------------
+# problems
+
+@lru_cache(maxsize=None)
+def ridge_problem(seed=0):
+    """The paper's ridge problem (n = 10, d = 80), built once per process."""
+    from ..problems import make
+    return make(f"ridge(seed={seed})")
+
+
+@lru_cache(maxsize=None)
+def large_lsq(n=100, d=10000, rows=10, seed=0):
+    """A least-squares problem with n workers of ``rows`` rows each in R^d.
+
+    f_i(x) = n/2 ||A_i x - b_i||^2 + lam/2 ||x||^2 (ridge's scaling, so
+    f = 1/2 ||A x - b||^2 + lam/2 ||x||^2), A with i.i.d. N(0, 1/d) entries,
+    b = A x_true + 0.01 noise, lam = 1/(n rows), x0 ~ N(0, 1).
+
+    :func:`shiftbench.problems.lsq_problem` would form n dense d x d
+    Hessians (8 GB each at d = 10^4), so the exact constants are computed
+    here from N x N Gram matrices (N = n rows = 1000 << d): L_i =
+    n lambda_max(A_i A_i^T) + lam, L = lambda_max(A A^T) + lam, mu = lam
+    (N < d: the data term is rank deficient), x* = A^T y with
+    (A A^T + lam I) y = b, and L_+^2 = lambda_max((1/n) sum H_i^2) =
+    lambda_max(B^{1/2} A A^T B^{1/2}) + lam^2 with B = blockdiag((n^2
+    A_i A_i^T + 2 n lam I) / n).
+    """
+    from ..problems.base import LSQ, Problem
+    n, d, rows = int(n), int(d), int(rows)
+    rng = np.random.default_rng(seed)
+    N = n * rows
+    A = rng.standard_normal((N, d)) / math.sqrt(d)
+    xt = rng.standard_normal(d)
+    b = A @ xt + 0.01 * rng.standard_normal(N)
+    offsets = np.arange(0, N + 1, rows, dtype=np.int64)
+    scale = np.full(n, float(n))
+    lam = 1.0 / N
+    x0 = rng.standard_normal(d)
+    K = A @ A.T                                          # N x N Gram
+    L = float(np.linalg.eigvalsh(K)[-1]) + lam
+    L_i = np.array([n * np.linalg.eigvalsh(K[o:o + rows, o:o + rows])[-1] + lam
+                    for o in offsets[:-1]])
+    y = np.linalg.solve(K + lam * np.eye(N), b)
+    xs = A.T @ y
+    res = A @ xs - b
+    gs = np.empty((n, d))
+    for i, o in enumerate(offsets[:-1]):
+        gs[i] = n * (A[o:o + rows].T @ res[o:o + rows]) + lam * xs
+    fs = 0.5 * float(res @ res) + 0.5 * lam * float(xs @ xs)
+    Bh = np.zeros((N, N))                                # B^{1/2}, block diagonal
+    for o in offsets[:-1]:
+        Ki = K[o:o + rows, o:o + rows]
+        w, V = np.linalg.eigh((n * n * Ki + 2 * n * lam * np.eye(rows)) / n)
+        Bh[o:o + rows, o:o + rows] = (V * np.sqrt(np.maximum(w, 0.0))) @ V.T
+    L_plus = math.sqrt(float(np.linalg.eigvalsh(Bh @ K @ Bh)[-1]) + lam * lam)
+    name = f"lsq(n={n}, d={d}, rows={rows}, seed={seed})"
+    return Problem(name=name, kind=LSQ, A=np.ascontiguousarray(A), b=b, offsets=offsets,
+                   scale=scale, lam=lam, L=L, L_i=L_i, mu=lam, x0=x0, x_star=xs,
+                   f_star=fs, grad_star=np.ascontiguousarray(gs), L_plus=L_plus,
+                   meta={"family": "perf large lsq", "constants": "exact via Gram matrices"})
+
+
+# ----------------------------------------------------------------------------
+# the compiled engines without Python in the loop
+
+class EngineCall:
+    """Pre-built arguments of one configuration; ``one(seed)`` runs the
+    compiled loop once (K iterations), ``many(seeds)`` the parallel batch."""
+
+    def __init__(self, method, problem, compressor=None, iters=100, stride=None,
+                 eps=0.0, **options):
+        import importlib
+        H = importlib.import_module("shiftbench.harness.run")   # the module, not run()
+        from . import registry as R
+        self.info = R.get(method)
+        self.family = self.info.family
+        opts = dict(METHOD_OPTIONS.get(self.info.name, {}))
+        opts.update(options)
+        P = H.resolve_problem(problem)
+        self.P = P
+        self.iters = int(iters)
+        self.stride = int(stride or max(self.iters, 1))
+        has_star = P.x_star is not None
+        xs = P.x_star if has_star else np.zeros(P.d)
+        fs = float(P.f_star) if P.f_star is not None else 0.0
+        kind, A, b, off, sc, lam = P.args()
+        X0 = np.ascontiguousarray(P.x0, dtype=float)
+        stop = H.STOP_METRICS["rel_error" if has_star else "grad_norm_sq"]
+        self.rows = self.iters // self.stride + 2
+        if self.family == "shift":
+            from . import engine as E
+            _, _, params, th, a = H.setup(self.info.name, P, compressor,
+                                          opts.pop("shift_compressor", None), **opts)
+            gs = P.grad_star if P.grad_star is not None else np.zeros((P.n, P.d))
+            self.common = (a["mode"], kind, A, b, off, sc, lam, X0, xs, gs, a["H0"], fs,
+                           has_star, *a["q"], *a["c"], a["has_c"], a["gamma"], a["alpha"],
+                           a["eta"], a["p"], a["lyap_w"], self.iters, self.stride,
+                           float(eps), stop, 0.0, 1e12, a["value_bits"])
+            self.mod, self.extra = E, ()
+        else:
+            from . import tpc as T
+            from . import tpc_run
+            _, _, params, th, a = tpc_run.setup(self.info.name, P, compressor,
+                                                opts.pop("compressor2", None), **opts)
+            self.common = (a["mech"], a["inner"], kind, A, b, off, sc, lam, X0, xs, fs,
+                           has_star, *a["c1"], *a["c2"], a["gamma"], a["zeta"], a["p"],
+                           a["ef_outer"], self.iters, self.stride, float(eps), stop, 0.0,
+                           1e12, a["value_bits"])
+            self.mod, self.extra = T, (np.zeros((0, P.d)),)
+        self.params, self.theory, self.nreg = params, th, a["nreg"]
+        self.trace = np.full((self.rows, self.mod.NCOL), np.nan)
+
+    def one(self, seed=0):
+        """One compiled run; returns (status, iterations, rows)."""
+        return self.mod.run_one(*self.common, np.uint64(seed), self.nreg, self.trace,
+                                *self.extra)
+
+    def many(self, seeds):
+        """The parallel Monte-Carlo batch (``run_many``) over ``seeds``."""
+        seeds = np.asarray(seeds, dtype=np.uint64)
+        traces = np.full((seeds.size, self.rows, self.mod.NCOL), np.nan)
+        st = np.zeros(seeds.size, np.int64)
+        its = np.zeros(seeds.size, np.int64)
+        nrs = np.zeros(seeds.size, np.int64)
+        self.mod.run_many(*self.common, seeds, self.nreg, traces, st, its, nrs)
+        return st, its, nrs
+
+
+def engine_call(method, problem, compressor=None, iters=100, **options):
+    """An :class:`EngineCall` (arguments built once, outside any timing)."""
+    return EngineCall(method, problem, compressor, iters=iters, **options)
+
+
+def numpy_loop(ec, compressor="rand-k(q=0.1)", seed=0):
+    """The plain NumPy reference loop of ``ec``'s Algorithm 1 configuration
+    (:func:`shiftbench.naive.methods.dcgd_shift` with ``numpy_compress``),
+    as a no-argument callable running ``ec.iters`` iterations; None for
+    methods outside Algorithm 1 or compressors ``numpy_compress`` lacks."""
+    if ec.family != "shift":
+        return None
+    try:
+        from ..naive.methods import dcgd_shift, numpy_compress
+    except ImportError:
+        return None
+    name = ec.info.name
+    spec = ec.params["compressor"]
+    if spec.split("(")[0] not in ("rand-k", "identity"):
+        return None
+    mode = {"dgd": "dcgd"}.get(name, name)
+    pr = ec.params
+    p = np.asarray(pr["p"], float)
+    h0 = None
+    if name == "dcgd-fixed" and pr.get("shift") == "star":
+        h0 = ec.P.grad_star
+    P, iters = ec.P, ec.iters
+
+    def loop():
+        comp = numpy_compress(spec, seed)
+        return dcgd_shift(P, mode, None, None, gamma=pr["gamma"], alpha=pr["alpha"],
+                          eta=pr["eta"], p=p, h0=h0, iters=iters, seed=seed, compress=comp)
+    return loop
+
+
+def mc_throughput(ec, seeds, rounds=3):
+    """Parallel (``run_many``) vs sequential (``run_one`` per seed) time of
+    one Monte-Carlo batch: min over interleaved rounds (call once first to
+    compile).  Returns a dict of runs/s, iterations/s and the speed-up."""
+    import numba
+    seeds = list(seeds)
+    par = seq = math.inf
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        ec.many(seeds)
+        par = min(par, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for s in seeds:
+            ec.one(s)
+        seq = min(seq, time.perf_counter() - t0)
+    R, K = len(seeds), ec.iters
+    return {"mc_seeds": R, "mc_iters": K, "threads": numba.get_num_threads(),
+            "mc_seconds": par, "seq_seconds": seq,
+            "mc_runs_per_s": R / par, "mc_iters_per_s": R * K / par,
+            "seq_runs_per_s": R / seq, "seq_iters_per_s": R * K / seq,
+            "parallel_speedup": seq / par}
+
+
+# ----------------------------------------------------------------------------
+# perf entries
+
+def _copy_k(d, k):
+    src = np.random.default_rng(2).standard_normal(d)
+    dst = np.empty(d)
+
+    def copy():
+        for _ in range(k):
+            np.copyto(dst, src)
+    return copy
+
+
+def _iteration_entry(method, compressor=None, iters=ITERS_RIDGE, **options):
+    def make(_d):
+        from ..harness.run import run as run_api
+        from ..perf import Case
+        P = ridge_problem()
+        ec = engine_call(method, P, compressor, iters=iters, **options)
+        ec.one()                                                 # compile / warm up
+        opts = dict(METHOD_OPTIONS.get(ec.info.name, {}))
+        opts.update(options)
+        return Case(
+            kernel=ec.one,
+            copy=_copy_k(P.d, iters),
+            api=lambda: run_api(method, P, compressor, iters=iters, eps=0.0, stride=iters,
+                                **opts),
+            reference=numpy_loop(ec),
+            info={"iters_per_call": iters, "problem": P.name, "problem_n": P.n,
+                  "problem_d": P.d, "compressor": ec.params.get("compressor"),
+                  "gamma": ec.params.get("gamma")})
+    from ..perf import Entry
+    return Entry(f"{method}/ridge", make, variant=f"{iters} iters", kind="method",
+                 reference_scale=lambda d: 1.0)
+
+
+def _mc_entry(method="diana", compressor="rand-k(q=0.1)", seeds=MC_SEEDS, iters=MC_ITERS):
+    def make(_d):
+        from ..harness.run import run as run_api
+        from ..perf import Case
+        P = ridge_problem()
+        ec = engine_call(method, P, compressor, iters=iters)
+        ec.one()
+        ec.many(range(seeds))                                    # compile / warm up
+        info = mc_throughput(ec, range(seeds))
+        info.update({"problem": P.name, "problem_n": P.n, "problem_d": P.d,
+                     "compressor": compressor})
+        loop = numpy_loop(ec)
+        per_loop = 3e-5 * P.n * iters                            # ~30 us per worker-iteration
+
+        def ref():
+            for _ in range(seeds):
+                loop()
+        return Case(kernel=lambda: ec.many(range(seeds)), copy=_copy_k(P.d, iters * seeds),
+                    api=lambda: run_api(method, P, compressor, iters=iters, eps=0.0,
+                                        stride=iters, seeds=range(seeds)),
+                    reference=ref if loop is not None else None,
+                    reference_cost=per_loop * seeds, info=info)
+    from ..perf import Entry
+    return Entry(f"monte-carlo {method}/ridge", make, variant=f"{seeds} seeds x {iters} iters",
+                 kind="method", reference_scale=lambda d: 1.0)
+
+
+#: 3PC-family rows in the perf report (every Algorithm 1 method is included)
+PERF_TPC = ("ef", "ef21", "lag", "clag", "3pcv2", "3pcv4", "3pcv5", "marina")
+
+
+def _perf_modules():
+    """``shiftbench.perf`` and, under ``python -m shiftbench.perf``, the
+    ``__main__`` copy of it (a different module object with its own
+    ``ENTRIES``)."""
+    import sys
+    from .. import perf
+    mods = [perf]
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if main is not None and spec is not None and spec.name == "shiftbench.perf":
+        mods.append(main)
+    return mods
+
+
+def _register():
+    mine = [_iteration_entry("diana", "rand-k(q=0.1)")]
+    mine += [_iteration_entry(m) for m in SHIFT_METHODS if m != "diana"]
+    mine += [_iteration_entry(m) for m in PERF_TPC]
+    mine.append(_mc_entry())
+    for mod in _perf_modules():
+        have = {e.name for e in mod.ENTRIES}
+        for e in mine:
+            if e.name not in have:
+                mod.register(e)
+
+
+_register()

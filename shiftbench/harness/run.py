@@ -97,6 +97,41 @@ def _positive(name, v, upper=None):
     return v
 
 
+def run_options(P, iters, eps, stop, stride, bits_budget, x0):
+    """Validate the options every method loop shares; returns them resolved.
+
+    One-line ``ValueError`` for a bad value, naming what is allowed.
+    """
+    iters = int(iters)
+    if iters < 0:
+        raise ValueError(f"iters = {iters} is not allowed; need iters >= 0")
+    eps = float(eps)
+    if not eps >= 0:
+        raise ValueError(f"eps = {eps} is not allowed; need eps >= 0")
+    if stop == "auto":
+        stop = "rel_error" if P.x_star is not None else "grad_norm_sq"
+    if stop not in STOP_METRICS:
+        raise ValueError(f"stop = {stop!r} is not allowed; allowed: {', '.join(STOP_METRICS)}")
+    if stop in ("rel_error", "f_gap") and P.x_star is None:
+        raise ValueError(f"stop = {stop!r} needs x*, which {P.name} does not provide; "
+                         f"use grad_norm_sq")
+    if stride is None:
+        stride = max(1, -(-iters // 5000))
+    stride = int(stride)
+    if stride < 1:
+        raise ValueError(f"stride = {stride} is not allowed; need stride >= 1")
+    budget = 0.0 if bits_budget is None else _positive("bits_budget", bits_budget)
+    X0 = np.ascontiguousarray(P.x0 if x0 is None else x0, dtype=float)
+    if X0.shape != (P.d,) or not np.all(np.isfinite(X0)):
+        raise ValueError(f"x0 must be a finite vector of length d = {P.d}")
+    has_star = P.x_star is not None
+    return {"iters": iters, "eps": eps, "stop": stop, "stop_code": STOP_METRICS[stop],
+            "stride": stride, "budget": budget, "x0": X0, "has_star": has_star,
+            "x_star": P.x_star if has_star else np.zeros(P.d),
+            "f_star": float(P.f_star) if P.f_star is not None else 0.0,
+            "rows": iters // stride + 2}
+
+
 @dataclass
 class RunResult:
     """One run: its trace (DataFrame), status and summary."""
@@ -328,33 +363,11 @@ def run(method, problem, compressor=None, shift_compressor=None, *, gamma=None,
                          f"allowed: {', '.join(sorted(info0.params))}")
     info, P, params, th, a = setup(method, problem, compressor, shift_compressor, gamma,
                                    alpha, eta, p, M, shift, h0)
-    iters = int(iters)
-    if iters < 0:
-        raise ValueError(f"iters = {iters} is not allowed; need iters >= 0")
-    eps = float(eps)
-    if not eps >= 0:
-        raise ValueError(f"eps = {eps} is not allowed; need eps >= 0")
-    if stop == "auto":
-        stop = "rel_error" if P.x_star is not None else "grad_norm_sq"
-    if stop not in STOP_METRICS:
-        raise ValueError(f"stop = {stop!r} is not allowed; allowed: {', '.join(STOP_METRICS)}")
-    if stop in ("rel_error", "f_gap") and P.x_star is None:
-        raise ValueError(f"stop = {stop!r} needs x*, which {P.name} does not provide; "
-                         f"use grad_norm_sq")
-    if stride is None:
-        stride = max(1, -(-iters // 5000))
-    stride = int(stride)
-    if stride < 1:
-        raise ValueError(f"stride = {stride} is not allowed; need stride >= 1")
-    budget = 0.0 if bits_budget is None else _positive("bits_budget", bits_budget)
-    X0 = np.ascontiguousarray(P.x0 if x0 is None else x0, dtype=float)
-    if X0.shape != (P.d,) or not np.all(np.isfinite(X0)):
-        raise ValueError(f"x0 must be a finite vector of length d = {P.d}")
-    has_star = P.x_star is not None
-    xs = P.x_star if has_star else np.zeros(P.d)
+    o = run_options(P, iters, eps, stop, stride, bits_budget, x0)
+    iters, stride, budget, X0 = o["iters"], o["stride"], o["budget"], o["x0"]
+    has_star, xs, fs, rows, eps = o["has_star"], o["x_star"], o["f_star"], o["rows"], o["eps"]
+    stop = o["stop"]
     gs = P.grad_star if P.grad_star is not None else np.zeros((P.n, P.d))
-    fs = float(P.f_star) if P.f_star is not None else 0.0
-    rows = iters // stride + 2
     kind, A, b, off, sc, lam = P.args()
     common = (a["mode"], kind, A, b, off, sc, lam, X0, xs, gs, a["H0"], fs, has_star,
               *a["q"], *a["c"], a["has_c"], a["gamma"], a["alpha"], a["eta"], a["p"],

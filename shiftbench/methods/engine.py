@@ -79,6 +79,68 @@ def _sqdist(a, b):
     return s
 
 
+@njit(cache=True, inline="always")
+def stop_status(fval, gn, dist, has_star, dist0, g0, explode, stop_metric, eps, f_star,
+                bmean, bits_budget, it, max_iter):
+    """The stopping rules shared by every compiled method loop.
+
+    Returns ``(stop, status)``: divergence (non-finite, or ``explode`` times
+    the initial distance / gradient norm), the target ``eps`` on the stop
+    metric, the bits budget (mean uplink bits per worker), max iterations.
+    """
+    if not (math.isfinite(fval) and math.isfinite(gn)) or (
+            has_star and not math.isfinite(dist)):
+        return True, DIVERGED
+    if (has_star and dist > explode * dist0) or (gn > explode * g0):
+        return True, DIVERGED
+    if stop_metric == STOP_REL_ERR:
+        crit = dist / dist0
+    elif stop_metric == STOP_GRAD:
+        crit = gn
+    else:
+        crit = fval - f_star
+    if crit <= eps:
+        return True, CONVERGED
+    if bits_budget > 0.0 and bmean >= bits_budget:
+        return True, BUDGET
+    if it == max_iter:
+        return True, MAX_ITER
+    return False, MAX_ITER
+
+
+@njit(cache=True, inline="always")
+def bits_stats(bits, vbits):
+    """(mean, max) uplink bits and mean values-only bits over workers."""
+    nb = bits.size
+    bmean = 0.0
+    bmax = 0.0
+    vmean = 0.0
+    for i in range(nb):
+        bmean += bits[i]
+        vmean += vbits[i]
+        if bits[i] > bmax:
+            bmax = bits[i]
+    return bmean / nb, bmax, vmean / nb
+
+
+@njit(cache=True, inline="always")
+def write_row(trace, row, it, dist, dist0, fval, f_star, gn, bmean, bmax, vmean, down, se,
+              cyc):
+    """Write trace row ``row`` (see :data:`COLUMNS`)."""
+    trace[row, C_IT] = it
+    trace[row, C_DIST] = dist
+    trace[row, C_REL] = dist / dist0
+    trace[row, C_FGAP] = fval - f_star
+    trace[row, C_GRAD] = gn
+    trace[row, C_BITS] = bmean
+    trace[row, C_BITSMAX] = bmax
+    trace[row, C_VBITS] = vmean
+    trace[row, C_DOWN] = down
+    trace[row, C_SHIFT] = se
+    trace[row, C_CYC] = cyc
+    trace[row, C_F] = fval
+
+
 @njit(cache=True)
 def run_one(mode, kind, A, b, off, scale, lam,
             x0, x_star, gstar, h0, f_star, has_star,
@@ -149,61 +211,19 @@ def run_one(mode, kind, A, b, off, scale, lam,
         dist = _sqdist(x, x_star) if has_star else math.nan
         if g0 < 0.0:
             g0 = gn if gn > 0.0 else 1.0
-        # ---- stopping
-        stop = False
-        if not (math.isfinite(fval) and math.isfinite(gn)) or (
-                has_star and not math.isfinite(dist)):
-            status = DIVERGED
-            stop = True
-        elif (has_star and dist > explode * dist0) or (gn > explode * g0):
-            status = DIVERGED
-            stop = True
-        else:
-            if stop_metric == STOP_REL_ERR:
-                crit = dist / dist0
-            elif stop_metric == STOP_GRAD:
-                crit = gn
-            else:
-                crit = fval - f_star
-            if crit <= eps:
-                status = CONVERGED
-                stop = True
-        bmean = 0.0
-        bmax = 0.0
-        vmean = 0.0
-        for i in range(n):
-            bmean += bits[i]
-            vmean += vbits[i]
-            if bits[i] > bmax:
-                bmax = bits[i]
-        bmean /= n
-        vmean /= n
-        if not stop and bits_budget > 0.0 and bmean >= bits_budget:
-            status = BUDGET
-            stop = True
-        if not stop and it == max_iter:
-            status = MAX_ITER
-            stop = True
-        if stop or it % stride == 0:
-            if row < trace.shape[0]:
-                trace[row, C_IT] = it
-                trace[row, C_DIST] = dist
-                trace[row, C_REL] = dist / dist0
-                trace[row, C_FGAP] = fval - f_star
-                trace[row, C_GRAD] = gn
-                trace[row, C_BITS] = bmean
-                trace[row, C_BITSMAX] = bmax
-                trace[row, C_VBITS] = vmean
-                trace[row, C_DOWN] = down
-                se = 0.0
-                if has_star and (mode == DIANA or mode == RAND or mode == STAR):
-                    for i in range(n):
-                        se += lyap_w[i] * _sqdist(H[i], gstar[i])
-                    se /= n
-                trace[row, C_SHIFT] = se
-                trace[row, C_CYC] = cycles() - c0
-                trace[row, C_F] = fval
-                row += 1
+        # ---- stopping and the trace
+        bmean, bmax, vmean = bits_stats(bits, vbits)
+        stop, status = stop_status(fval, gn, dist, has_star, dist0, g0, explode, stop_metric,
+                                   eps, f_star, bmean, bits_budget, it, max_iter)
+        if (stop or it % stride == 0) and row < trace.shape[0]:
+            se = 0.0
+            if has_star and (mode == DIANA or mode == RAND or mode == STAR):
+                for i in range(n):
+                    se += lyap_w[i] * _sqdist(H[i], gstar[i])
+                se /= n
+            write_row(trace, row, it, dist, dist0, fval, f_star, gn, bmean, bmax, vmean,
+                      down, se, cycles() - c0)
+            row += 1
         if stop:
             break
         # ---- one step of Algorithm 1

@@ -79,7 +79,7 @@ from .. import _rng
 from .._clock import cycles
 from ..compressors.kernels import apply_program
 from ..problems.base import local_grad
-from .engine import (COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
+from .engine import (stop_status, bits_stats, write_row, COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
                      STOP_REL_ERR, STOP_GRAD, STOP_FGAP, C_IT, C_DIST, C_REL, C_FGAP,
                      C_GRAD, C_BITS, C_BITSMAX, C_VBITS, C_DOWN, C_SHIFT, C_CYC, C_F)
 
@@ -340,69 +340,27 @@ def run_one(mech, inner, kind, A, b, off, scale, lam,
         dist = _sqdist(x, x_star) if has_star else math.nan
         if g0 < 0.0:
             g0 = gn if gn > 0.0 else 1.0
-        # ---- stopping (as engine.run_one)
-        stop = False
-        if not (math.isfinite(fval) and math.isfinite(gn)) or (
-                has_star and not math.isfinite(dist)):
-            status = DIVERGED
-            stop = True
-        elif (has_star and dist > explode * dist0) or (gn > explode * g0):
-            status = DIVERGED
-            stop = True
-        else:
-            if stop_metric == STOP_REL_ERR:
-                crit = dist / dist0
-            elif stop_metric == STOP_GRAD:
-                crit = gn
-            else:
-                crit = fval - f_star
-            if crit <= eps:
-                status = CONVERGED
-                stop = True
-        bmean = 0.0
-        bmax = 0.0
-        vmean = 0.0
-        for i in range(nb):
-            bmean += bits[i]
-            vmean += vbits[i]
-            if bits[i] > bmax:
-                bmax = bits[i]
-        bmean /= nb
-        vmean /= nb
-        if not stop and bits_budget > 0.0 and bmean >= bits_budget:
-            status = BUDGET
-            stop = True
-        if not stop and it == max_iter:
-            status = MAX_ITER
-            stop = True
-        if stop or it % stride == 0:
-            if row < trace.shape[0]:
-                trace[row, C_IT] = it
-                trace[row, C_DIST] = dist
-                trace[row, C_REL] = dist / dist0
-                trace[row, C_FGAP] = fval - f_star
-                trace[row, C_GRAD] = gn
-                trace[row, C_BITS] = bmean
-                trace[row, C_BITSMAX] = bmax
-                trace[row, C_VBITS] = vmean
-                trace[row, C_DOWN] = down
-                se = 0.0
-                if is_tpc:
-                    for i in range(n):
-                        se += _sqdist(H[i], Gy[i])
-                    se /= n
-                elif mech == EF:
-                    for i in range(n):
-                        for k in range(d):
-                            se += H[i, k] * H[i, k]
-                    se /= n
-                trace[row, C_SHIFT] = se
-                trace[row, C_CYC] = cycles() - c0
-                trace[row, C_F] = fval
-                if row < xrec.shape[0]:
+        # ---- stopping and the trace (shared with engine.run_one)
+        bmean, bmax, vmean = bits_stats(bits[:nb], vbits[:nb])
+        stop, status = stop_status(fval, gn, dist, has_star, dist0, g0, explode, stop_metric,
+                                   eps, f_star, bmean, bits_budget, it, max_iter)
+        if (stop or it % stride == 0) and row < trace.shape[0]:
+            se = 0.0
+            if is_tpc:
+                for i in range(n):
+                    se += _sqdist(H[i], Gy[i])
+                se /= n
+            elif mech == EF:
+                for i in range(n):
                     for k in range(d):
-                        xrec[row, k] = x[k]
-                row += 1
+                        se += H[i, k] * H[i, k]
+                se /= n
+            write_row(trace, row, it, dist, dist0, fval, f_star, gn, bmean, bmax, vmean,
+                      down, se, cycles() - c0)
+            if row < xrec.shape[0]:
+                for k in range(d):
+                    xrec[row, k] = x[k]
+            row += 1
         if stop:
             break
         # ---- one step

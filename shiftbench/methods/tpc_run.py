@@ -279,7 +279,7 @@ def run(method, problem, compressor=None, shift_compressor=None, *, gamma=None,
     -------
     RunResult or MonteCarloResult
     """
-    from ..harness.run import (STOP_METRICS, MonteCarloResult, _positive, _result,
+    from ..harness.run import (run_options, STOP_METRICS, MonteCarloResult, _positive, _result,
                                cycles_per_second)
     if unknown:
         raise ValueError(f"{method} does not take {', '.join(sorted(unknown))}; allowed: "
@@ -299,32 +299,10 @@ def run(method, problem, compressor=None, shift_compressor=None, *, gamma=None,
                                    ef_form=ef_form)
     if info is None:
         info = _Info()
-    iters = int(iters)
-    if iters < 0:
-        raise ValueError(f"iters = {iters} is not allowed; need iters >= 0")
-    eps = float(eps)
-    if not eps >= 0:
-        raise ValueError(f"eps = {eps} is not allowed; need eps >= 0")
-    if stop == "auto":
-        stop = "rel_error" if P.x_star is not None else "grad_norm_sq"
-    if stop not in STOP_METRICS:
-        raise ValueError(f"stop = {stop!r} is not allowed; allowed: {', '.join(STOP_METRICS)}")
-    if stop in ("rel_error", "f_gap") and P.x_star is None:
-        raise ValueError(f"stop = {stop!r} needs x*, which {P.name} does not provide; "
-                         f"use grad_norm_sq")
-    if stride is None:
-        stride = max(1, -(-iters // 5000))
-    stride = int(stride)
-    if stride < 1:
-        raise ValueError(f"stride = {stride} is not allowed; need stride >= 1")
-    budget = 0.0 if bits_budget is None else _positive("bits_budget", bits_budget)
-    X0 = np.ascontiguousarray(P.x0 if x0 is None else x0, dtype=float)
-    if X0.shape != (P.d,) or not np.all(np.isfinite(X0)):
-        raise ValueError(f"x0 must be a finite vector of length d = {P.d}")
-    has_star = P.x_star is not None
-    xs = P.x_star if has_star else np.zeros(P.d)
-    fs = float(P.f_star) if P.f_star is not None else 0.0
-    rows = iters // stride + 2
+    o = run_options(P, iters, eps, stop, stride, bits_budget, x0)
+    iters, stride, budget, X0 = o["iters"], o["stride"], o["budget"], o["x0"]
+    has_star, xs, fs, rows, eps = o["has_star"], o["x_star"], o["f_star"], o["rows"], o["eps"]
+    stop = o["stop"]
     kind, A, b, off, sc, lam = P.args()
     common = (a["mech"], a["inner"], kind, A, b, off, sc, lam, X0, xs, fs, has_star,
               *a["c1"], *a["c2"], a["gamma"], a["zeta"], a["p"], a["ef_outer"],

@@ -1,0 +1,188 @@
+"""Method loops, in the style of NumPy's asv suite.
+
+Every class builds its data and makes ONE warm-up call in ``setup``, so
+numba compilation never lands in a timing (the on-disk cache makes later
+processes cheap).  The ``time_*`` methods call the compiled engines
+directly (:class:`shiftbench.methods.perf_entries.EngineCall`: arguments
+built once, no Python in the loop); each call runs a fixed number of
+iterations (``ITERS_RIDGE`` on ridge, ``ITERS_LARGE`` on the large problem),
+chosen so that one call lasts ~10-100 ms: divide by it for the time per
+iteration.  ``NumpyLoop.time_numpy_loop`` is the plain NumPy reference loop
+of DIANA (the baseline of ``python -m shiftbench.perf``'s ``diana/ridge``
+row).  ``track_*`` record iterations and bits to eps = 1e-6 on fixed seeds
+(an algorithmic regression shows up there, not in the timings);
+``timeraw_*`` cold import + first compilation; ``peakmem_*`` large runs.
+
+Problems: ``ridge`` (seed 001 §4: n = 10, d = 80) and ``large``
+(:func:`shiftbench.methods.perf_entries.large_lsq`: n = 100 workers of 10
+rows, d = 10^4, exact constants from Gram matrices).
+"""
+import numpy as np
+
+from shiftbench.methods import METHODS
+from shiftbench.methods.perf_entries import (METHOD_OPTIONS, engine_call, large_lsq,
+                                             numpy_loop, ridge_problem)
+
+ALL_METHODS = list(METHODS)
+ITERS_RIDGE = 5000          # ~5-25 us per iteration on ridge
+ITERS_LARGE = 5             # ~8-16 ms per iteration at n = 100, d = 10^4
+ITERS_NUMPY = 200           # ~150-200 us per iteration for the NumPy loop
+EPS = 1e-6
+TRACK = ["diana", "rand-diana", "dcgd-star", "dgd", "ef21", "marina"]
+
+
+def _problem(name):
+    return ridge_problem() if name == "ridge" else large_lsq()
+
+
+class MethodIterations:
+    """Compiled engine, ``ITERS_RIDGE`` (ridge) or ``ITERS_LARGE`` (large)
+    iterations per call, default compressor of each method, eps = 0."""
+    params = (ALL_METHODS, ["ridge", "large"])
+    param_names = ["method", "problem"]
+    timeout = 300
+    repeat = (2, 10, 10.0)
+    number = 1
+    warmup_time = 0
+
+    def setup(self, method, problem):
+        iters = ITERS_RIDGE if problem == "ridge" else ITERS_LARGE
+        self.ec = engine_call(method, _problem(problem), iters=iters)
+        self.ec.one()                                       # compile / warm up
+
+    def time_iterations(self, *_):
+        self.ec.one()
+
+
+class NumpyLoop:
+    """The plain NumPy reference loop (shiftbench.naive.methods.dcgd_shift
+    with Generator.choice Rand-K), ``ITERS_NUMPY`` iterations on ridge, and
+    the compiled engine for the same iterations (ratio = speed-up)."""
+    params = (["diana", "dcgd", "rand-diana"],)
+    param_names = ["method"]
+    timeout = 300
+    repeat = (2, 5, 10.0)
+    number = 1
+    warmup_time = 0
+
+    def setup(self, method):
+        self.ec = engine_call(method, ridge_problem(), "rand-k(q=0.1)", iters=ITERS_NUMPY)
+        self.loop = numpy_loop(self.ec)
+        if self.loop is None:
+            raise NotImplementedError("no NumPy loop (shiftbench.naive missing)")
+        self.ec.one()
+        self.loop()
+
+    def time_numpy_loop(self, *_):
+        self.loop()
+
+    def time_engine(self, *_):
+        self.ec.one()
+
+
+class MonteCarlo:
+    """``run_many`` (parallel over seeds) vs the same runs one by one:
+    DIANA, Rand-K(q=0.1), ridge, 1000 iterations per run."""
+    params = ([16, 64],)
+    param_names = ["seeds"]
+    timeout = 300
+    repeat = (2, 5, 10.0)
+    number = 1
+    warmup_time = 0
+
+    def setup(self, seeds):
+        self.ec = engine_call("diana", ridge_problem(), "rand-k(q=0.1)", iters=1000)
+        self.seeds = list(range(seeds))
+        self.ec.one()
+        self.ec.many(self.seeds[:2])
+
+    def time_parallel(self, *_):
+        self.ec.many(self.seeds)
+
+    def time_sequential(self, *_):
+        for s in self.seeds:
+            self.ec.one(s)
+
+
+class ToEps:
+    """Iterations and uplink bits per worker to rel_error <= 1e-6 on ridge
+    (default compressor, theory step, seed 0): exact for a fixed seed, so
+    any change is an algorithmic change."""
+    params = (TRACK,)
+    param_names = ["method"]
+    timeout = 300
+
+    def setup(self, method):
+        from shiftbench import run
+        opts = METHOD_OPTIONS.get(method, {})
+        self.s = run(method, ridge_problem(), iters=200000, eps=EPS, seed=0,
+                     stride=200000, **opts).summary()
+
+    def track_iterations_to_eps(self, *_):
+        return int(self.s["iterations"]) if self.s["status"] == "converged" else np.nan
+    track_iterations_to_eps.unit = "iterations"
+
+    def track_bits_to_eps(self, *_):
+        return float(self.s["bits_per_worker"]) if self.s["status"] == "converged" else np.nan
+    track_bits_to_eps.unit = "bits"
+
+
+class ImportCompileMethods:
+    """Cold start: import shiftbench, build ridge and compile the Algorithm 1
+    engine (run_one + the compressor dispatch) into an empty numba cache."""
+    timeout = 900
+    number = 1
+    repeat = (1, 2, 120.0)
+    warmup_time = 0
+
+    def timeraw_import_and_compile_engine(self):
+        setup = """
+        import atexit, os, shutil, tempfile
+        _cache = tempfile.mkdtemp(prefix="sb-asv-numba-")
+        os.environ["NUMBA_CACHE_DIR"] = _cache
+        atexit.register(shutil.rmtree, _cache, True)
+        """
+        code = """
+        import shiftbench as sb
+        sb.run("diana", "ridge", "rand-k(q=0.1)", iters=10)
+        """
+        return code, setup
+
+    def timeraw_import_and_compile_tpc(self):
+        setup = """
+        import atexit, os, shutil, tempfile
+        _cache = tempfile.mkdtemp(prefix="sb-asv-numba-")
+        os.environ["NUMBA_CACHE_DIR"] = _cache
+        atexit.register(shutil.rmtree, _cache, True)
+        """
+        code = """
+        import shiftbench as sb
+        sb.run("ef21", "ridge", "top-k(q=0.1)", iters=10)
+        """
+        return code, setup
+
+
+class PeakMemoryLarge:
+    """Peak memory of a large run: building the large problem (A: 1000 x
+    10^4, grad f_i(x*): 100 x 10^4, Gram matrices) plus 3 DIANA iterations."""
+    timeout = 600
+
+    def setup(self):
+        engine_call("diana", ridge_problem(), iters=2).one()     # compile only
+
+    def peakmem_large_problem_diana(self):
+        engine_call("diana", large_lsq(), iters=3).one()
+
+
+class PeakMemoryMonteCarlo:
+    """Peak memory of a Monte-Carlo batch with a full trace."""
+    timeout = 600
+
+    def setup(self):
+        engine_call("diana", ridge_problem(), iters=2).many([0, 1])   # compile only
+
+    def peakmem_monte_carlo_256_seeds(self):
+        """256 seeds x 2000 iterations of DIANA on ridge, full trace
+        (stride 1: 256 x 2001 x NCOL float64)."""
+        ec = engine_call("diana", ridge_problem(), "rand-k(q=0.1)", iters=2000, stride=1)
+        ec.many(range(256))

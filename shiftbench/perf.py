@@ -668,4 +668,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the imported module, not this __main__ copy: plugins register their
+    # entries into ``shiftbench.perf.ENTRIES``
+    from shiftbench.perf import main as _main
+    sys.exit(_main())

@@ -326,17 +326,9 @@ PERF_TPC = ("ef", "ef21", "lag", "clag", "3pcv2", "3pcv4", "3pcv5", "marina")
 
 
 def _perf_modules():
-    """``shiftbench.perf`` and, under ``python -m shiftbench.perf``, the
-    ``__main__`` copy of it (a different module object with its own
-    ``ENTRIES``)."""
-    import sys
+    """The perf module whose ``ENTRIES`` the report reads."""
     from .. import perf
-    mods = [perf]
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    if main is not None and spec is not None and spec.name == "shiftbench.perf":
-        mods.append(main)
-    return mods
+    return [perf]
 
 
 def _register():

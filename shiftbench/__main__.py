@@ -42,7 +42,13 @@ def main(argv=None):
     except (ImportError, AttributeError):
         print(f"shiftbench: command {cmd!r} is not available in this build", file=sys.stderr)
         return 2
-    return func(argv[1:]) or 0
+    try:
+        return func(argv[1:]) or 0
+    except BrokenPipeError:
+        # output piped into e.g. `head`: stop quietly, as Unix tools do
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

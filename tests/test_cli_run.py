@@ -80,3 +80,13 @@ def test_module_entry_point():
     r = subprocess.run([sys.executable, "-m", "shiftbench", "frobnicate"], capture_output=True,
                        text=True)
     assert r.returncode == 2 and "allowed:" in r.stderr
+
+
+def test_sweep_passes_each_method_only_its_options(tmp_path):
+    """--zeta reaches lag/clag only; lag (no compressor) runs once per seed."""
+    out = tmp_path / "s.csv"
+    rc = main(["sweep", "--methods", "lag,clag,ef21", "--compressors", "top-k(k=2)|top-k(k=4)",
+               "--seeds", "0", "--iters", "30", "--zeta", "2", "--out", str(out)])
+    assert rc == 0
+    df = pd.read_csv(out)
+    assert sorted(df["method"].value_counts().items()) == [("clag", 2), ("ef21", 2), ("lag", 1)]

@@ -203,6 +203,23 @@ def _parse_seeds(s):
     return out
 
 
+_OPTIONAL = ("compressor", "shift_compressor", "compressor2", "alpha", "eta", "p", "M", "zeta")
+
+
+def _for_method(a, method, compressor):
+    """The sweep's options restricted to those ``method`` takes (a grid over
+    several methods shares one command line; e.g. --zeta only reaches lag and
+    clag, and lag, which sends no compressed message, gets no compressor)."""
+    import copy
+    am = copy.copy(a)
+    am.compressor = compressor
+    takes = set(METHODS[method].params)
+    for name in _OPTIONAL:
+        if name not in takes and not (name == "compressor" and method == "dgd"):
+            setattr(am, name, None)
+    return am
+
+
 def sweep_main(argv):
     ap = OneLineParser(prog="python -m shiftbench sweep",
                        description="Run a grid (methods x compressors x seeds); one summary "
@@ -232,7 +249,11 @@ def sweep_main(argv):
         prev = pd.read_csv(a.out)
         rows = prev.to_dict("records")
         done = set(prev["key"])
-    grid = list(itertools.product(methods, comps, seeds))
+    grid = []
+    for m, c, s in itertools.product(methods, comps, seeds):
+        c_eff = c if ("compressor" in METHODS[m].params or m == "dgd") else None
+        if (m, c_eff, s) not in grid:          # lag etc. take no compressor: run once
+            grid.append((m, c_eff, s))
     n_fail = 0
     for k, (m, c, s) in enumerate(grid):
         key = hashlib.sha1(json.dumps([m, c, a.shift_compressor, problem, s, a.gamma,
@@ -240,9 +261,9 @@ def sweep_main(argv):
                                        a.eps, a.bits_budget]).encode()).hexdigest()[:16]
         if key in done:
             continue
-        a.compressor = c
+        am = _for_method(a, m, c)
         try:
-            res = _run(m, P, a, s)
+            res = _run(m, P, am, s)
         except ValueError as e:
             print(f"[{k + 1}/{len(grid)}] {m} {c} seed={s}: error: {e}", file=sys.stderr)
             n_fail += 1

@@ -231,11 +231,13 @@ class Compressor:
         self.node.check_d(x.size)
         self.d = x.size
         ws = self.workspace(x.size)
-        mean = np.zeros(x.size)
+        s1 = np.zeros(x.size)
+        s2 = np.zeros(x.size)
         stats = np.empty((trials, 3))
         bits = np.empty((trials, 2), dtype=np.int64)
-        _moments(self.ops, self.params, x, mean, stats, bits, np.uint64(seed),
-                 ws.regs, ws.iwork, ws.mark)
+        mc_accumulate(self.ops, self.params, x, np.uint64(seed), s1, s2, stats, bits,
+                      ws.regs, ws.iwork, ws.mark)
+        mean = x + s1 / trials
         return {"mean": mean, "sq_err": stats[:, 0], "sq_norm": stats[:, 1],
                 "inner": stats[:, 2], "bits": bits[:, 0], "values_bits": bits[:, 1]}
 
@@ -254,20 +256,27 @@ def _sample(ops, params, x, Y, bf, bv, seed, regs, iwork, mark):
 
 
 @njit(cache=True)
-def _moments(ops, params, x, mean, stats, bits, seed, regs, iwork, mark):
+def mc_accumulate(ops, params, x, seed, s1, s2, stats, bits, regs, iwork, mark):
+    """T compressions of x (T = stats.shape[0]); trial t uses stream t of ``seed``.
+
+    Accumulates s1[i] += y_i - x_i and s2[i] += (y_i - x_i)^2, and records
+    stats[t] = (||y - x||^2, ||y||^2, <y, x>) and bits[t] = (full, values).
+    The one compiled Monte-Carlo loop behind :meth:`Compressor.moments` and
+    :mod:`shiftbench.compressors.measure`.
+    """
     rng = np.zeros(2, dtype=np.uint64)
     d = x.size
     y = np.empty(d)
-    T = stats.shape[0]
-    for t in range(T):
+    for t in range(stats.shape[0]):
         _rng.seed_state(rng, seed, np.uint64(t))
         a, b = K.apply_program(ops, params, x, y, rng, regs, iwork, mark)
         e = 0.0
         s = 0.0
         ip = 0.0
         for i in range(d):
-            mean[i] += y[i]
             r = y[i] - x[i]
+            s1[i] += r
+            s2[i] += r * r
             e += r * r
             s += y[i] * y[i]
             ip += y[i] * x[i]
@@ -276,8 +285,6 @@ def _moments(ops, params, x, mean, stats, bits, seed, regs, iwork, mark):
         stats[t, 2] = ip
         bits[t, 0] = a
         bits[t, 1] = b
-    for i in range(d):
-        mean[i] /= T
 
 
 def compressor(spec, d=None) -> Compressor:

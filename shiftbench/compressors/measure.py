@@ -57,11 +57,8 @@ import math
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
-from .. import _rng
-from . import kernels as K
-from .core import Compressor
+from .core import Compressor, mc_accumulate
 from .registry import Claims
 
 INPUT_KINDS = ("gaussian", "student-t", "cauchy", "sparse", "spike",
@@ -142,36 +139,6 @@ def is_deterministic(node):
 # ----------------------------------------------------------------------------
 # the compiled Monte-Carlo loop
 
-@njit(cache=True)
-def _accumulate(ops, params, x, seed, s1, s2, stats, bits, regs, iwork, mark):
-    """T trials (T = stats.shape[0]); trial t uses stream t of ``seed``.
-
-    s1[i] += y_i - x_i, s2[i] += (y_i - x_i)^2; stats[t] = (||y - x||^2,
-    ||y||^2, <y, x>); bits[t] = (full, values).
-    """
-    rng = np.zeros(2, dtype=np.uint64)
-    d = x.size
-    y = np.empty(d)
-    for t in range(stats.shape[0]):
-        _rng.seed_state(rng, seed, np.uint64(t))
-        a, b = K.apply_program(ops, params, x, y, rng, regs, iwork, mark)
-        e = 0.0
-        s = 0.0
-        ip = 0.0
-        for i in range(d):
-            r = y[i] - x[i]
-            s1[i] += r
-            s2[i] += r * r
-            e += r * r
-            s += y[i] * y[i]
-            ip += y[i] * x[i]
-        stats[t, 0] = e
-        stats[t, 1] = s
-        stats[t, 2] = ip
-        bits[t, 0] = a
-        bits[t, 1] = b
-
-
 def _mom(v):
     """(mean, sample standard deviation, skewness) of a per-trial statistic;
     exactly (v_0, 0, 0) when every trial gave the same value."""
@@ -231,7 +198,7 @@ def measure_input(comp, x, trials, seed=0):
     s2 = np.zeros(d)
     stats = np.empty((T, 3))
     bits = np.empty((T, 2), dtype=np.int64)
-    _accumulate(comp.ops, comp.params, x, np.uint64(seed), s1, s2, stats, bits,
+    mc_accumulate(comp.ops, comp.params, x, np.uint64(seed), s1, s2, stats, bits,
                 ws.regs, ws.iwork, ws.mark)
     n2 = float(x @ x)
     if n2 == 0.0:

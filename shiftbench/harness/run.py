@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import platform
 import time
-from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import pandas as pd

@@ -380,13 +380,19 @@ def run(method, problem, compressor=None, shift_compressor=None, *, gamma=None,
         st, it, nr = E.run_one(*common, np.uint64(seed), a["nreg"], trace)
         wall = time.perf_counter() - t0
         return _result(info, P, params, th, seed, st, it, trace[:nr], hz, wall)
+    return monte_carlo(E.run_many, common, a["nreg"], seeds, rows, info, P, params, th, hz)
+
+
+def monte_carlo(run_many, common, nreg, seeds, rows, info, P, params, th, hz):
+    """Run ``run_many(*common, seeds, nreg, traces, status, iters, rows)`` (a
+    compiled prange loop) and wrap each seed's trace as a RunResult."""
     seeds = np.asarray(list(seeds), dtype=np.uint64)
     traces = np.full((seeds.size, rows, E.NCOL), np.nan)
     status = np.zeros(seeds.size, np.int64)
     its = np.zeros(seeds.size, np.int64)
     nrs = np.zeros(seeds.size, np.int64)
     t0 = time.perf_counter()
-    E.run_many(*common, seeds, a["nreg"], traces, status, its, nrs)
+    run_many(*common, seeds, nreg, traces, status, its, nrs)
     wall = time.perf_counter() - t0
     runs = [_result(info, P, params, th, int(s), status[r], its[r], traces[r, :nrs[r]], hz, None)
             for r, s in enumerate(seeds)]

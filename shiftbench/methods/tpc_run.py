@@ -279,7 +279,7 @@ def run(method, problem, compressor=None, shift_compressor=None, *, gamma=None,
     -------
     RunResult or MonteCarloResult
     """
-    from ..harness.run import (run_options, STOP_METRICS, MonteCarloResult, _positive, _result,
+    from ..harness.run import (monte_carlo, run_options, STOP_METRICS, _result,
                                cycles_per_second)
     if unknown:
         raise ValueError(f"{method} does not take {', '.join(sorted(unknown))}; allowed: "
@@ -322,14 +322,4 @@ def run(method, problem, compressor=None, shift_compressor=None, *, gamma=None,
         return res
     if record_x:
         raise ValueError("record_x is for single runs (seed=...), not seeds=...")
-    seeds = np.asarray(list(seeds), dtype=np.uint64)
-    traces = np.full((seeds.size, rows, K.NCOL), np.nan)
-    status = np.zeros(seeds.size, np.int64)
-    its = np.zeros(seeds.size, np.int64)
-    nrs = np.zeros(seeds.size, np.int64)
-    t0 = time.perf_counter()
-    K.run_many(*common, seeds, a["nreg"], traces, status, its, nrs)
-    wall = time.perf_counter() - t0
-    runs = [_result(info, P, params, th, int(s), status[r], its[r], traces[r, :nrs[r]], hz,
-                    None) for r, s in enumerate(seeds)]
-    return MonteCarloResult(runs, wall)
+    return monte_carlo(K.run_many, common, a["nreg"], seeds, rows, info, P, params, th, hz)

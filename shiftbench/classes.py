@@ -376,7 +376,7 @@ def cgd_table(kappas=(10, 30, 100, 300), d=20, eps=1e-6, seeds=(0, 1, 2, 3), spe
         Per (compressor, kappa) rows and per-compressor slopes of
         log(iterations) against log(kappa).
     """
-    from .methods import tpc_run
+    from .harness.run import run
     from .problems import make
     rows = []
     for kappa in kappas:
@@ -387,10 +387,10 @@ def cgd_table(kappas=(10, 30, 100, 300), d=20, eps=1e-6, seeds=(0, 1, 2, 3), spe
             det = is_deterministic(comp.node)
             kw = dict(stop="f_gap", eps=eps * gap0, iters=max_iter, stride=max_iter)
             if det:
-                r = tpc_run.run("cgd", P, spec, seed=0, **kw)
+                r = run("cgd", P, spec, seed=0, **kw)
                 runs = [r]
             else:
-                runs = tpc_run.run("cgd", P, spec, seeds=list(seeds), **kw).runs
+                runs = run("cgd", P, spec, seeds=list(seeds), **kw).runs
             th = runs[0].theory
             its = np.array([r.iterations for r in runs], float)
             conv = all(r.status == "converged" for r in runs)
@@ -414,7 +414,7 @@ def figure2(eps=1e-6, seeds=(0, 1, 2, 3)):
     On ``quadratic(kappa=100, n=1, d=100)`` and linear regression
     ``ridge(n=1)``: iterations and bits to f(x) - f* <= eps (f(x^0) - f*).
     """
-    from .methods import tpc_run
+    from .harness.run import run
     from .problems import make
     rows = []
     for prob in ("quadratic(kappa=100, n=1, d=100)", "ridge(n=1)"):
@@ -423,9 +423,9 @@ def figure2(eps=1e-6, seeds=(0, 1, 2, 3)):
         for spec in ("top-k(k=5)", "rand-k(k=5)"):
             kw = dict(stop="f_gap", eps=eps * gap0, iters=2_000_000, stride=2_000_000)
             if spec.startswith("top"):
-                runs = [tpc_run.run("cgd", P, spec, seed=0, **kw)]
+                runs = [run("cgd", P, spec, seed=0, **kw)]
             else:
-                runs = tpc_run.run("cgd", P, spec, seeds=list(seeds), **kw).runs
+                runs = run("cgd", P, spec, seeds=list(seeds), **kw).runs
             rows.append({"problem": P.name, "compressor": spec,
                          "kappa": P.L / P.mu, "gamma_L": runs[0].theory.gamma * P.L,
                          "iterations": float(np.mean([r.iterations for r in runs])),
@@ -454,13 +454,12 @@ def divergence_check(etas=(0.02, 0.05, 0.1), k=40, ef_iters=20000):
     problem, about eta = 0.2).
     """
     from .harness.run import run
-    from .methods import tpc_run
     from .problems import make
     P = make("divergence3")
     x0 = P.x0
     rows = []
     for eta in etas:
-        r = tpc_run.run("dcgd", P, "top-k(k=1)", gamma=eta, iters=k, eps=0.0, stride=1,
+        r = run("dcgd", P, "top-k(k=1)", gamma=eta, iters=k, eps=0.0, stride=1,
                         explode=math.inf, record_x=True)
         ks = r.trace["iteration"].to_numpy()
         ref = (1 + 11 * eta / 6) ** ks[:, None] * x0[None, :]
@@ -470,8 +469,8 @@ def divergence_check(etas=(0.02, 0.05, 0.1), k=40, ef_iters=20000):
         ke = e.trace["iteration"].to_numpy()
         ref2 = 3 * x0[0] ** 2 * (1 + 11 * eta / 6) ** (2 * ke)
         rel_e = float(np.max(np.abs(e.trace["dist_sq"].to_numpy() - ref2) / ref2))
-        ef = tpc_run.run("ef", P, "top-k(k=1)", gamma=eta, iters=ef_iters, eps=1e-10)
-        ef21 = tpc_run.run("ef21", P, "top-k(k=1)", gamma=eta, iters=ef_iters, eps=1e-10)
+        ef = run("ef", P, "top-k(k=1)", gamma=eta, iters=ef_iters, eps=1e-10)
+        ef21 = run("ef21", P, "top-k(k=1)", gamma=eta, iters=ef_iters, eps=1e-10)
         tol = 8 * k * np.finfo(float).eps
         rows.append({"eta": eta, "k": k, "growth": (1 + 11 * eta / 6) ** k,
                      "max_rel_err_x (tpc dcgd)": rel_x,

@@ -8,7 +8,7 @@ import pytest
 import shiftbench.harness as H
 from shiftbench import _rng
 from shiftbench.compressors import Compressor
-from shiftbench.harness.run import setup
+from shiftbench.harness.run import prepare
 from shiftbench.methods import engine as E
 from shiftbench.naive import methods as NM
 from shiftbench.problems import make
@@ -43,12 +43,13 @@ def test_engine_matches_numpy_reference(small, method, q, c, kw):
     """Iterate by iterate (distance to x* and cumulative bits), same randomness."""
     iters = 25
     res = H.run(method, small, q, c, iters=iters, eps=0.0, stride=1, seed=7, **kw)
-    _, _, params, _, a = setup(method, small, q, c, p=kw.get("p"), shift=kw.get("shift", "zero"))
+    _, _, b, _, _ = prepare(method, small, q, c, **kw)
+    params = b.params
     mode = {"dcgd-fixed": "dcgd-fixed"}.get(method, method)
     Q = [Compressor(q)] * small.n
     C = [Compressor(c)] * small.n if c else None
     xs, bs = NM.dcgd_shift(small, mode, Q, C, gamma=params["gamma"], alpha=params["alpha"],
-                           eta=params["eta"], p=np.array(params["p"]), h0=a["H0"],
+                           eta=params["eta"], p=np.array(params["p"]), h0=b.h0,
                            iters=iters, seed=7)
     dist_ref = np.array([np.sum((x - small.x_star) ** 2) for x in xs])
     tr = res.trace

@@ -12,7 +12,6 @@ import shiftbench.harness as H
 from shiftbench.compressors import Compressor
 from shiftbench.methods import METHODS
 from shiftbench.methods import theory as T
-from shiftbench.methods import tpc_run
 from shiftbench.naive import tpc as N
 from shiftbench.problems import make
 
@@ -37,7 +36,7 @@ CASES = [
     ("cgd", "rand-k(k=3)", None, {}),
     ("dcgd", "crand-k(k=3)", None, {}),
     ("ef", "crand-k(k=2)", None, {}),
-    ("ef", "top-k(k=1)", None, {"ef_form": "seed004"}),
+    ("ef", "top-k(k=1)", None, {"ef_form": "literal"}),
     ("ef21", "top-k(k=2)", None, {}),
     ("ef21", "natural-det", None, {}),
     ("lag", "identity", None, {"zeta": 0.5}),
@@ -59,34 +58,34 @@ CASES = [
 def test_matches_numpy_reference(small, method, c1, c2, kw):
     """Iterate by iterate and bit by bit, with the same compressor randomness."""
     iters, gamma = 30, 0.05
-    res = tpc_run.run(method, small, c1, compressor2=c2, gamma=gamma, iters=iters, stride=1,
+    res = H.run(method, small, c1, compressor2=c2, gamma=gamma, iters=iters, stride=1,
                       eps=0.0, seed=5, record_x=True, **kw)
     C1 = [Compressor(c1)] * small.n
     C2 = [Compressor(c2)] * small.n if c2 else None
     xs, bs = N.run(small, method, C1, C2, gamma=gamma, zeta=kw.get("zeta", 0.0),
                    p=kw.get("p", 1.0), inner=kw.get("inner", "ef21"),
-                   ef_outer=gamma if kw.get("ef_form") == "seed004" else 1.0,
+                   ef_outer=gamma if kw.get("ef_form") == "literal" else 1.0,
                    iters=iters, seed=5)
     assert len(res.trace) == iters + 1
     np.testing.assert_allclose(res.x, np.array(xs), rtol=1e-10, atol=1e-13)
     np.testing.assert_array_equal(res.trace["bits_per_worker"].to_numpy(), np.array(bs))
 
 
-def test_seed004_ef_form_is_standard_ef_with_squared_step(small):
+def test_literal_ef_form_is_standard_ef_with_squared_step(small):
     """For a positively homogeneous C (Top-K), the poster's literal EF update
     x -= eta mean C(e + eta g) equals SPEC §4's EF with step eta^2."""
-    a = tpc_run.run("ef", small, "top-k(k=2)", gamma=0.3, ef_form="seed004", iters=40,
+    a = H.run("ef", small, "top-k(k=2)", gamma=0.3, ef_form="literal", iters=40,
                     eps=0.0, stride=1, record_x=True)
-    b = tpc_run.run("ef", small, "top-k(k=2)", gamma=0.09, iters=40, eps=0.0, stride=1,
+    b = H.run("ef", small, "top-k(k=2)", gamma=0.09, iters=40, eps=0.0, stride=1,
                     record_x=True)
     np.testing.assert_allclose(a.x, b.x, rtol=1e-12, atol=1e-14)
 
 
 def test_run_many_equals_single_runs(small):
-    mc = tpc_run.run("3pcv5", small, "crand-k(k=2)", p=0.4, iters=50, eps=0.0, stride=1,
+    mc = H.run("3pcv5", small, "crand-k(k=2)", p=0.4, iters=50, eps=0.0, stride=1,
                      seeds=[3, 4])
     for r in mc.runs:
-        one = tpc_run.run("3pcv5", small, "crand-k(k=2)", p=0.4, iters=50, eps=0.0, stride=1,
+        one = H.run("3pcv5", small, "crand-k(k=2)", p=0.4, iters=50, eps=0.0, stride=1,
                           seed=r.seed)
         np.testing.assert_array_equal(r.trace["dist_sq"].to_numpy(),
                                       one.trace["dist_sq"].to_numpy())
@@ -100,7 +99,7 @@ def test_divergence3_top1_closed_form(div3, eta):
     """x^k = (1 + 11 eta/6)^k x^0 for distributed CGD with Top-1 (seed 004),
     in this module's loop, in the NumPy reference and in the engine's dcgd."""
     k = 40
-    r = tpc_run.run("dcgd", div3, "top-k(k=1)", gamma=eta, iters=k, eps=0.0, stride=1,
+    r = H.run("dcgd", div3, "top-k(k=1)", gamma=eta, iters=k, eps=0.0, stride=1,
                     explode=math.inf, record_x=True)
     ref = (1 + 11 * eta / 6) ** np.arange(k + 1)[:, None] * div3.x0[None, :]
     tol = 8 * k * np.finfo(float).eps
@@ -117,7 +116,7 @@ def test_divergence3_top1_closed_form(div3, eta):
 @pytest.mark.parametrize("eta", [0.02, 0.1])
 def test_divergence3_error_feedback_converges(div3, eta):
     for m in ("ef", "ef21"):
-        r = tpc_run.run(m, div3, "top-k(k=1)", gamma=eta, iters=5000, eps=1e-12)
+        r = H.run(m, div3, "top-k(k=1)", gamma=eta, iters=5000, eps=1e-12)
         assert r.status == "converged", m
     d = H.run("dcgd", div3, "top-k(k=1)", gamma=eta, iters=5000, eps=1e-12)
     assert d.status == "diverged"
@@ -125,7 +124,7 @@ def test_divergence3_error_feedback_converges(div3, eta):
 
 def test_cgd_single_node_converges_on_divergence3(div3):
     """CGD works on the full gradient (n = 1 semantics): no divergence."""
-    r = tpc_run.run("cgd", div3, "top-k(k=1)", iters=20000, eps=1e-12)
+    r = H.run("cgd", div3, "top-k(k=1)", iters=20000, eps=1e-12)
     assert r.status == "converged"
     assert r.theory.cls in ("B1", "B2", "B3")
     assert r.params["gamma"] == pytest.approx(1.0 / div3.L)
@@ -143,7 +142,7 @@ def _gd(P, gamma, k):
 
 def test_lag_with_zeta_zero_is_gd(small):
     k = 60
-    r = tpc_run.run("lag", small, zeta=0.0, iters=k, eps=0.0, stride=1, record_x=True)
+    r = H.run("lag", small, zeta=0.0, iters=k, eps=0.0, stride=1, record_x=True)
     assert r.params["gamma"] == pytest.approx(1.0 / small.L)      # 1/(L + L_+ sqrt(0))
     np.testing.assert_allclose(r.x, _gd(small, r.params["gamma"], k), rtol=1e-12, atol=1e-14)
     # every round triggers (the gradient changes): 1 flag + d values
@@ -154,7 +153,7 @@ def test_lag_with_zeta_zero_is_gd(small):
 
 def test_ef21_with_identity_is_gd(small):
     k = 60
-    r = tpc_run.run("ef21", small, "identity", iters=k, eps=0.0, stride=1, record_x=True)
+    r = H.run("ef21", small, "identity", iters=k, eps=0.0, stride=1, record_x=True)
     assert r.theory.A == 1.0 and r.theory.B == 0.0
     assert r.params["gamma"] == pytest.approx(1.0 / small.L)
     np.testing.assert_allclose(r.x, _gd(small, r.params["gamma"], k), rtol=1e-12, atol=1e-14)
@@ -166,39 +165,39 @@ def test_ef21_with_identity_is_gd(small):
 def test_bits_initial_round_and_lazy_rounds(small):
     d, k = small.d, 20
     # a trigger that never fires after g_i^0: d values once, then 1-bit flags
-    r = tpc_run.run("lag", small, zeta=1e30, gamma=0.01, iters=k, eps=0.0, stride=1)
+    r = H.run("lag", small, zeta=1e30, gamma=0.01, iters=k, eps=0.0, stride=1)
     b = r.trace["bits_per_worker"].to_numpy()
     np.testing.assert_array_equal(b, 32 * d + np.arange(k + 1))
     np.testing.assert_array_equal(r.trace["values_bits_per_worker"], np.full(k + 1, 32 * d))
-    r = tpc_run.run("clag", small, "top-k(k=2)", zeta=1e30, gamma=0.01, iters=k, eps=0.0,
+    r = H.run("clag", small, "top-k(k=2)", zeta=1e30, gamma=0.01, iters=k, eps=0.0,
                     stride=1)
     np.testing.assert_array_equal(r.trace["bits_per_worker"], 32 * d + np.arange(k + 1))
     # 3PCv5 with p = 1: every round full (flag + d values); MARINA p = 1: shared coin, no flag
-    r = tpc_run.run("3pcv5", small, "top-k(k=2)", p=1.0, gamma=0.01, iters=k, eps=0.0, stride=1)
+    r = H.run("3pcv5", small, "top-k(k=2)", p=1.0, gamma=0.01, iters=k, eps=0.0, stride=1)
     np.testing.assert_array_equal(r.trace["bits_per_worker"],
                                   32 * d + (1 + 32 * d) * np.arange(k + 1))
-    r = tpc_run.run("marina", small, "rand-k(k=3)", p=1.0, gamma=0.01, iters=k, eps=0.0,
+    r = H.run("marina", small, "rand-k(k=3)", p=1.0, gamma=0.01, iters=k, eps=0.0,
                     stride=1)
     np.testing.assert_array_equal(r.trace["bits_per_worker"], 32 * d * (1 + np.arange(k + 1)))
     # EF21 with Top-K: initial d values, then K values + indices per round
     topk = int(Compressor("top-k(k=2)").compress(np.arange(1.0, d + 1))[1])
-    r = tpc_run.run("ef21", small, "top-k(k=2)", gamma=0.01, iters=k, eps=0.0, stride=1)
+    r = H.run("ef21", small, "top-k(k=2)", gamma=0.01, iters=k, eps=0.0, stride=1)
     np.testing.assert_array_equal(r.trace["bits_per_worker"],
                                   32 * d + topk * np.arange(k + 1))
     # EF and CGD have no initial round
-    r = tpc_run.run("ef", small, "top-k(k=2)", gamma=0.01, iters=k, eps=0.0, stride=1)
+    r = H.run("ef", small, "top-k(k=2)", gamma=0.01, iters=k, eps=0.0, stride=1)
     np.testing.assert_array_equal(r.trace["bits_per_worker"], topk * np.arange(k + 1))
-    r = tpc_run.run("cgd", small, "top-k(k=2)", iters=k, eps=0.0, stride=1)
+    r = H.run("cgd", small, "top-k(k=2)", iters=k, eps=0.0, stride=1)
     np.testing.assert_array_equal(r.trace["bits_per_worker"], topk * np.arange(k + 1))
     assert r.trace["downlink_bits_per_worker"].iloc[-1] == 32 * d * k
 
 
 def test_bits_budget_and_divergence_are_statuses(small, div3):
-    r = tpc_run.run("ef21", small, "top-k(k=2)", gamma=0.01, iters=10000, eps=0.0,
+    r = H.run("ef21", small, "top-k(k=2)", gamma=0.01, iters=10000, eps=0.0,
                     bits_budget=32 * small.d + 500)
     assert r.status == "bits_budget"
     assert r.trace["bits_per_worker"].iloc[-1] >= 32 * small.d + 500
-    r = tpc_run.run("ef21", div3, "top-k(k=1)", gamma=5.0, iters=10000)
+    r = H.run("ef21", div3, "top-k(k=1)", gamma=5.0, iters=10000)
     assert r.status == "diverged"
 
 
@@ -233,16 +232,16 @@ def test_cgd_theory_per_class():
 
 
 def test_defaults_use_theory_times_factor(small):
-    a = tpc_run.run("ef21", small, "top-k(k=3)", iters=5)
-    b = tpc_run.run("ef21", small, "top-k(k=3)", iters=5, gamma_factor=4)
+    a = H.run("ef21", small, "top-k(k=3)", iters=5)
+    b = H.run("ef21", small, "top-k(k=3)", iters=5, gamma_factor=4)
     A, B = T.tpc_ab("ef21", alpha=3 / 12)
     assert a.params["gamma"] == pytest.approx(1 / (small.L + small.L_plus * math.sqrt(B / A)))
     assert b.params["gamma"] == pytest.approx(4 * a.params["gamma"])
-    m = tpc_run.run("marina", small, "rand-k(k=3)", iters=5)
+    m = H.run("marina", small, "rand-k(k=3)", iters=5)
     assert m.params["p"] == [pytest.approx(0.25)]
-    v5 = tpc_run.run("3pcv5", small, "top-k(k=3)", iters=5)
+    v5 = H.run("3pcv5", small, "top-k(k=3)", iters=5)
     assert v5.params["p"] == [pytest.approx(0.25)]
-    v3 = tpc_run.run("3pcv3", small, "top-k(k=3)", compressor2="top-k(k=2)", zeta=2.0, iters=5)
+    v3 = H.run("3pcv3", small, "top-k(k=3)", compressor2="top-k(k=2)", zeta=2.0, iters=5)
     assert v3.params["inner"] == "clag"
 
 
@@ -251,8 +250,8 @@ def test_registry_and_methods_listing(capsys):
     from shiftbench.harness.cli import methods_main
     for name in TPC_NAMES:
         info = METHODS[name]
-        assert info.runner == "shiftbench.methods.tpc_run:run" and info.family != "shift"
-    assert METHODS["dcgd"].family == "shift"       # not re-registered
+        assert info.loop == "tpc"
+    assert METHODS["dcgd"].loop == "shift"         # one dcgd: Algorithm 1's engine
     assert methods_main(["--json"]) == 0
     names = {r["name"] for r in json.loads(capsys.readouterr().out)}
     assert set(TPC_NAMES) <= names
@@ -272,21 +271,21 @@ def test_cli_run(capsys):
 
 @pytest.mark.parametrize("method,kw,msg", [
     ("ef21", {"compressor": "rand-k(k=2)"}, "contractive"),
-    ("lag", {"compressor": "top-k(k=1)"}, "takes no compressor"),
+    ("lag", {"compressor": "top-k(k=1)"}, "does not take compressor"),
     ("3pcv3", {}, "inner 3PC"),
-    ("3pcv3", {"inner": "foo", "zeta": 1.0}, "allowed: ef21, lag, clag"),
+    ("3pcv3", {"inner": "foo", "zeta": 1.0}, "allowed: ef21 [|] lag [|] clag"),
     ("ef21", {"zeta": 1.0}, "allowed"),
-    ("ef", {"eta": 0.1}, "the step is gamma"),
+    ("ef", {"eta": 0.1}, "does not take eta"),
     ("3pcv5", {"p": 1.5}, "0 < p <= 1"),
     ("ef21", {"gamma": 0.1, "gamma_factor": 2.0}, "not both"),
-    ("ef", {"ef_form": "poster"}, "allowed: standard, seed004"),
-    ("lag", {"zeta": -1.0}, "zeta >= 0"),
+    ("ef", {"ef_form": "poster"}, "allowed: standard [|] literal"),
+    ("lag", {"zeta": -1.0}, "0 <= zeta"),
 ])
 def test_bad_input_one_line(small, method, kw, msg):
     kw = dict(kw)
     comp = kw.pop("compressor", None)
     with pytest.raises(ValueError, match=msg) as e:
-        tpc_run.run(method, small, comp, iters=5, **kw)
+        H.run(method, small, comp, iters=5, **kw)
     assert "\n" not in str(e.value)
 
 
@@ -306,7 +305,7 @@ def test_libsvm_ef21_beats_dcgd_top1():
     path = _libsvm()
     P = make(f"logreg-nc(data={path}, lam=0.1, n=20)")
     budget = 32 * P.d + 60 * 1000          # the initial round + about 1000 Top-1 messages
-    ef = tpc_run.run("ef21", P, "top-k(k=1)", gamma_factor=128, iters=20000, eps=1e-4,
+    ef = H.run("ef21", P, "top-k(k=1)", gamma_factor=128, iters=20000, eps=1e-4,
                      stop="grad_norm_sq", bits_budget=budget)
     assert ef.status == "converged"
     assert ef.summary()["grad_norm_sq"] < 1e-4

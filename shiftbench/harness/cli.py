@@ -1,4 +1,9 @@
-"""``python -m shiftbench methods | run | sweep``."""
+"""``python -m shiftbench methods | run | sweep``.
+
+Every method flag, its ``--help`` text and its validation come from the
+method declarations (:mod:`shiftbench.methods.model`); nothing here lists
+methods or options by hand.
+"""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +17,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from ..methods import METHODS
+from ..methods import model as MM
 from . import io
 
 
@@ -23,148 +28,151 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _floats(s, what):
-    try:
-        vals = [float(v) for v in str(s).split(",")]
-    except ValueError:
-        raise ValueError(f"{what} must be a number or a comma list of numbers, got {s!r}") from None
-    return vals[0] if len(vals) == 1 else vals
+def _err(prog, e):
+    print(f"{prog}: error: {e}", file=sys.stderr)
+    return 2
 
 
+# ---- methods -------------------------------------------------------------
 def methods_main(argv):
     ap = OneLineParser(prog="python -m shiftbench methods",
-                       description="List the methods, their parameters and their theorem.")
+                       description="List the methods, their options and their theory.")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    rows = [{"name": m.name, "family": m.family, "summary": m.summary, "theorem": m.theorem,
-             "params": m.params, "default_compressor": m.default_compressor}
-            for m in METHODS.values()]
+    rows = [MM.describe(m) for m in MM.all_methods().values()]
     if a.json:
         print(json.dumps(rows))
         return 0
     for r in rows:
         print(f"{r['name']:12s} {r['summary']}")
         print(f"{'':12s} theory: {r['theorem']}")
-        for k, v in r["params"].items():
-            print(f"{'':12s}   --{k.replace('_', '-'):18s} {v}")
+        for o in r["options"]:
+            if o["name"] in ("gamma", "gamma_factor"):
+                continue
+            d = o["default"]
+            d = "" if d is None else f" (default {d})"
+            print(f"{'':12s}   {o['flag']:20s} {o['help']}{d}")
+    print("\nEvery method also takes --gamma (default: the theory's) and --gamma-factor.")
     return 0
 
 
-def _add_run_args(ap):
+# ---- shared --------------------------------------------------------------
+def _add_common(ap):
     ap.add_argument("--problem", default="ridge",
-                    help="problem spec, e.g. ridge, 'quadratic(kappa=100)', logreg-nc")
-    ap.add_argument("--data", default=None, help="LIBSVM file for logreg / logreg-nc")
-    ap.add_argument("--compressor", default=None, help="Q_i spec (';'-separated per worker)")
-    ap.add_argument("--shift-compressor", default=None, help="C_i spec (dcgd-star, diana)")
-    ap.add_argument("--compressor2", default=None, help="second compressor (3PC mechanisms)")
-    ap.add_argument("--gamma", default=None, help="step size (default: the theorem's)")
-    ap.add_argument("--gamma-factor", type=float, default=None,
-                    help="multiply the theoretical step size by this factor")
-    ap.add_argument("--alpha", default=None)
-    ap.add_argument("--eta", default=None)
-    ap.add_argument("--p", default=None, help="probability (one, or a comma list per worker)")
-    ap.add_argument("--M", default=None, help="Lyapunov constant M (diana, rand-diana)")
-    ap.add_argument("--zeta", default=None, help="trigger zeta (lag, clag)")
-    ap.add_argument("--shift", default="zero", help="dcgd-fixed shifts: zero | star")
-    ap.add_argument("--iters", type=int, default=10000)
-    ap.add_argument("--eps", type=float, default=1e-10)
-    ap.add_argument("--stop", default="auto", help="rel_error | grad_norm_sq | f_gap")
-    ap.add_argument("--bits-budget", type=float, default=None)
-    ap.add_argument("--stride", type=int, default=None)
-    ap.add_argument("--seed", type=int, default=0)
+                    help="problem spec, e.g. ridge, 'quadratic(kappa=100)', logreg-nc "
+                         "(python -m shiftbench problems)")
+    ap.add_argument("--data", default=None,
+                    help="LIBSVM file for logreg / logreg-nc (any path; passed as is)")
+    ap.add_argument("--device", default="cpu", help="execution backend (default: cpu)")
+    MM.add_cli_options(ap)
 
 
-def _problem_spec(a):
-    spec = a.problem
-    if a.data:
-        if "(" in spec:
-            spec = spec.rstrip()[:-1] + f", data={a.data})"
-        else:
-            spec = f"{spec}(data={a.data})"
-    return spec
+def _problem(a):
+    from ..problems import make
+    if a.data is None:
+        return make(a.problem)
+    if not os.path.exists(a.data):
+        raise ValueError(f"--data {a.data!r}: no such file")
+    try:
+        return make(a.problem, data=a.data)
+    except TypeError:
+        q = '"' if "'" in a.data else "'"
+        spec = a.problem.strip()
+        inner = f"data={q}{a.data}{q}"
+        spec = spec[:-1] + f", {inner})" if spec.endswith(")") else f"{spec}({inner})"
+        return make(spec)
 
 
-def _kwargs(a):
-    kw = {}
-    if a.gamma is not None:
-        kw["gamma"] = _floats(a.gamma, "--gamma")
-    for name in ("alpha", "eta", "M", "zeta"):
-        v = getattr(a, name)
-        if v is not None:
-            kw[name] = _floats(v, f"--{name}")
-    if a.p is not None:
-        kw["p"] = _floats(a.p, "--p")
-    if a.compressor2 is not None:
-        kw["compressor2"] = a.compressor2
-    if a.gamma_factor is not None:
-        kw["gamma_factor"] = a.gamma_factor
-    return kw
+def _py(v):
+    """JSON-safe scalars: numpy types to Python, NaN/inf to null (strict JSON)."""
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        return v if math.isfinite(v) else None
+    if isinstance(v, (list, tuple)):
+        return [_py(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return [_py(x) for x in v.tolist()]
+    if isinstance(v, MM.Relative):
+        return str(v)
+    return v
 
 
-def _run(method, problem, a, seed, seeds=None):
-    from .run import run
-    kw = _kwargs(a)
-    gf = kw.pop("gamma_factor", None)
-    if gf is not None:
-        if not (gf > 0 and math.isfinite(gf)):
-            raise ValueError(f"--gamma-factor must be a finite number > 0, got {gf}")
-        if "gamma" in kw:
-            raise ValueError("give --gamma or --gamma-factor, not both")
-        from .run import setup
-        info = METHODS[method]
-        if info.family == "shift":
-            _, _, params, _, _ = setup(method, problem, a.compressor, a.shift_compressor,
-                                       None, kw.get("alpha"), kw.get("eta"), kw.get("p"),
-                                       kw.get("M"), a.shift)
-            kw["gamma"] = params["gamma"] * gf
-        else:
-            kw["gamma_factor"] = gf
-    extra = {}
-    if METHODS[method].family == "shift":
-        extra["shift"] = a.shift
-        kw.pop("zeta", None)
-        kw.pop("compressor2", None)
-    return run(method, problem, a.compressor, a.shift_compressor, iters=a.iters, eps=a.eps,
-               stop=a.stop, bits_budget=a.bits_budget, stride=a.stride, seed=seed,
-               seeds=seeds, **kw, **extra)
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
 
 
+def _check_out(path, prog):
+    chk = getattr(io, "check_writable", None)
+    if chk is not None:
+        chk(path)
+    else:
+        folder = os.path.dirname(os.path.abspath(path)) or "."
+        if os.path.isdir(path) or not os.access(folder if not os.path.exists(path) else path,
+                                                os.W_OK):
+            raise ValueError(f"--out {path!r} is not a writable file path")
+
+
+# ---- run -----------------------------------------------------------------
 def run_main(argv):
-    ap = OneLineParser(prog="python -m shiftbench run",
-                       description="Run one experiment; print a summary, write its trace.")
-    ap.add_argument("--method", required=True, help="one of: " + ", ".join(METHODS))
-    _add_run_args(ap)
-    ap.add_argument("--runs", type=int, default=1, help="Monte-Carlo runs (seeds seed..seed+runs-1)")
+    prog = "python -m shiftbench run"
+    ap = OneLineParser(prog=prog, description="Run one experiment; print a summary, "
+                       "write its trace.  Method options are validated against the method's "
+                       "declaration: an option it does not take is an error.")
+    ap.add_argument("--method", required=True,
+                    help="one of: " + ", ".join(MM.all_methods()))
+    _add_common(ap)
+    ap.add_argument("--runs", default="1", help="Monte-Carlo runs (seeds seed..seed+runs-1)")
     ap.add_argument("--out", default=None, help="trace CSV (written atomically)")
     ap.add_argument("--json", action="store_true", help="print a one-line JSON summary")
     a = ap.parse_args(argv)
+    from .run import run
+    from ..backends.cpu import RunInterrupted
     try:
-        from ..methods import get
-        method = get(a.method).name
-        problem = _problem_spec(a)
-        from .run import resolve_problem
-        P = resolve_problem(problem)
-        if a.runs < 1:
-            raise ValueError(f"--runs must be >= 1, got {a.runs}")
-        if a.runs == 1:
-            res = _run(method, P, a, a.seed)
-            summary = res.summary()
-            trace = res.trace
-        else:
-            mc = _run(method, P, a, a.seed, seeds=range(a.seed, a.seed + a.runs))
-            s = mc.summary()
-            summary = {k: (float(s[k].median()) if pd.api.types.is_numeric_dtype(s[k])
-                           and k != "seed" else s[k].iloc[0]) for k in s.columns}
-            summary.update({"runs": a.runs, "status": s["status"].value_counts().to_dict(),
-                            "wall_s": mc.wall_s,
-                            "runs_per_s": a.runs / mc.wall_s if mc.wall_s > 0 else None})
-            trace = mc.trace
-            trace.attrs.update(mc.runs[0].trace.attrs)
-    except (ValueError, FileNotFoundError, ImportError) as e:
-        print(f"python -m shiftbench run: error: {e}", file=sys.stderr)
-        return 2
+        m = MM.get(a.method)
+        mopts = MM.cli_method_options(a, m, strict=True)
+        ropts = MM.cli_run_options(a)
+        runs = MM.Option("runs", MM.INT, "", lo=1, hi=10 ** 7).validate(a.runs)
+        if a.out:
+            _check_out(a.out, prog)
+        P = _problem(a)
+        seed = ropts.pop("seed")
+        ropts = {k: v for k, v in ropts.items() if v is not None}
+        if seed + runs > 2 ** 63:
+            raise ValueError("seed + runs must stay below 2^63")
+        kw = dict(mopts, **ropts)
+        interrupted = None
+        try:
+            if runs == 1:
+                res = run(m.name, P, seed=seed, device=a.device, **kw)
+            else:
+                res = run(m.name, P, seeds=range(seed, seed + runs), device=a.device, **kw)
+        except RunInterrupted as e:
+            res, interrupted = e.result, e
+    except (ValueError, FileNotFoundError, ImportError, OSError) as e:
+        return _err(prog, e)
+    if runs == 1:
+        summary = res.summary()
+        trace = res.trace
+    else:
+        s = res.summary()
+        summary = {k: (float(s[k].median()) if pd.api.types.is_numeric_dtype(s[k])
+                       and k != "seed" else s[k].iloc[0]) for k in s.columns}
+        summary.update({"runs": runs, "status": s["status"].value_counts().to_dict(),
+                        "wall_s": res.wall_s,
+                        "runs_per_s": runs / res.wall_s if res.wall_s > 0 else None})
+        trace = res.trace
+        trace.attrs.update(res.runs[0].trace.attrs)
     if a.out:
         io.write_trace(trace, a.out)
+    if interrupted is not None:
+        it = summary.get("iterations")
+        where = f"; partial trace written to {a.out}" if a.out else ""
+        print(f"{prog}: interrupted at iteration {it}{where}", file=sys.stderr)
+        return 130
     if a.json:
         print(json.dumps({k: _py(v) for k, v in summary.items()}, allow_nan=False))
     else:
@@ -175,107 +183,225 @@ def run_main(argv):
     return 0
 
 
-def _py(v):
-    """JSON-safe scalars: numpy types to Python, NaN/inf to null (strict JSON)."""
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        return v if math.isfinite(v) else None
-    return v
-
-
-def _fmt(v):
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)
-
-
-def _parse_seeds(s):
+# ---- sweep ---------------------------------------------------------------
+def parse_seeds(s):
+    """'0-9', '0,3,7' or '0-4,10' -> a list of distinct seeds (one-line errors)."""
+    opt = [o for o in MM.RUN_OPTIONS if o.name == "seed"][0]
     out = []
     for part in str(s).split(","):
-        if "-" in part:
-            lo, hi = part.split("-")
-            out += list(range(int(lo), int(hi) + 1))
+        part = part.strip()
+        if not part:
+            raise ValueError(f"--seeds {s!r}: empty item; use e.g. 0-9 or 0,3,7")
+        if "-" in part[1:]:
+            bits = part.split("-")
+            if len(bits) != 2 or not bits[0] or not bits[1]:
+                raise ValueError(f"--seeds {s!r}: {part!r} is not a range lo-hi")
+            lo, hi = opt.validate(bits[0]), opt.validate(bits[1])
+            if hi < lo:
+                raise ValueError(f"--seeds {s!r}: the range {part} is empty (hi < lo)")
+            if hi - lo >= 10 ** 6:
+                raise ValueError(f"--seeds {s!r}: at most 10^6 seeds per range")
+            out.extend(range(lo, hi + 1))
         else:
-            out.append(int(part))
-    return out
+            out.append(opt.validate(part))
+    return list(dict.fromkeys(out))
 
 
-_OPTIONAL = ("compressor", "shift_compressor", "compressor2", "alpha", "eta", "p", "M", "zeta")
+def parse_grid(text):
+    """'M=0.5x,1x,2x; p=0.01,0.1; gamma-factor=1,2' -> {name: [values as text]}."""
+    grid = {}
+    if not text:
+        return grid
+    names = MM.option_names()
+    run_names = {o.name for o in MM.RUN_OPTIONS if o.cli}
+    for item in str(text).split(";"):
+        item = item.strip()
+        if not item:
+            continue
+        if "=" not in item:
+            raise ValueError(f"--grid item {item!r} is not name=v1,v2,...")
+        k, _, vals = item.partition("=")
+        key = k.strip().replace("-", "_")
+        if key not in names and key not in run_names:
+            raise ValueError(f"--grid: unknown option {k.strip()!r}; allowed: "
+                             f"{', '.join(sorted(set(names) | run_names))}")
+        if key in grid:
+            raise ValueError(f"--grid: {k.strip()!r} is given twice")
+        sep = "|" if names.get(key) is not None and names[key].kind == MM.SPEC else ","
+        vs = [v.strip() for v in vals.split(sep)]
+        if not vs or any(not v for v in vs):
+            raise ValueError(f"--grid: {k.strip()!r} has an empty value")
+        grid[key] = list(dict.fromkeys(vs))
+    return grid
 
 
-def _for_method(a, method, compressor):
-    """The sweep's options restricted to those ``method`` takes (a grid over
-    several methods shares one command line; e.g. --zeta only reaches lag and
-    clag, and lag, which sends no compressed message, gets no compressor)."""
-    import copy
-    am = copy.copy(a)
-    am.compressor = compressor
-    takes = set(METHODS[method].params)
-    for name in _OPTIONAL:
-        if name not in takes and not (name == "compressor" and method == "dgd"):
-            setattr(am, name, None)
-    return am
+def sweep_key(fields):
+    """The resume key: a hash of every input of a run (text)."""
+    blob = json.dumps(fields, sort_keys=True, default=str)
+    return "k" + hashlib.sha1(blob.encode()).hexdigest()[:20]
+
+
+def sweep_configs(a, methods, comps, grid):
+    """The grid's distinct configurations: (method, method options, run options)."""
+    base = {name: getattr(a, name) for name in MM.option_names() if getattr(a, name, None)
+            is not None}
+    run_base = {o.name: getattr(a, o.name) for o in MM.RUN_OPTIONS if o.cli
+                and o.name != "seed" and getattr(a, o.name, None) is not None}
+    given = set(base) | set(grid) | ({"compressor"} if comps != [None] else set())
+    run_names = {o.name for o in MM.RUN_OPTIONS}
+    for name in given - run_names:
+        if not any(m.takes(name) for m in methods):
+            raise ValueError(f"no method of the sweep takes {name.replace('_', '-')}; "
+                             f"methods: {', '.join(m.name for m in methods)}")
+    keys = list(grid)
+    configs, seen = [], set()
+    for m in methods:
+        for c in comps:
+            for combo in itertools.product(*[grid[k] for k in keys]):
+                raw = dict(base)
+                ropts = dict(run_base)
+                for k, v in zip(keys, combo):
+                    (ropts if k in run_names else raw)[k] = v
+                if c is not None:
+                    raw["compressor"] = c
+                mraw = {k: v for k, v in raw.items() if m.takes(k)}
+                mopts = MM.validate(m, mraw)
+                ropts = MM.validate_run(ropts)
+                ropts.pop("seed")
+                ident = json.dumps([m.name, sorted((k, str(v)) for k, v in mopts.items()),
+                                    sorted((k, str(v)) for k, v in ropts.items())])
+                if ident in seen:
+                    continue
+                seen.add(ident)
+                configs.append((m, mopts, ropts))
+    return configs
 
 
 def sweep_main(argv):
-    ap = OneLineParser(prog="python -m shiftbench sweep",
-                       description="Run a grid (methods x compressors x seeds); one summary "
-                                   "row per run appended atomically to --out; re-running "
-                                   "skips completed runs, so an interrupted sweep resumes.")
+    prog = "python -m shiftbench sweep"
+    ap = OneLineParser(prog=prog, description=(
+        "Run a grid (methods x compressors x --grid options x seeds) into a results store "
+        "(SQLite): one row per finished run, committed at once; re-running the same command "
+        "skips finished runs, and several sweeps may share one store."))
     ap.add_argument("--methods", required=True, help="comma list of methods")
     ap.add_argument("--compressors", default=None, help="'|'-separated compressor specs")
-    ap.add_argument("--seeds", default="0", help="e.g. 0-9 or 0,3,7")
-    ap.add_argument("--out", required=True, help="summary CSV")
-    ap.add_argument("--traces", default=None, help="folder for one trace CSV per run")
-    _add_run_args(ap)
+    ap.add_argument("--grid", default=None,
+                    help="other options to vary: 'M=0.5x,1x,2x; p=0.01,0.1; gamma-factor=1,2' "
+                         "('Nx' = N times the theory's value; spec options use '|')")
+    ap.add_argument("--seeds", default="0", help="e.g. 0-9 or 0,3,7 (run in parallel)")
+    ap.add_argument("--out", required=True, help="results store (SQLite file)")
+    ap.add_argument("--traces", action="store_true",
+                    help="also keep each run's trace (CSV) in the store's folder")
+    _add_common(ap)
     a = ap.parse_args(argv)
+    from ..backends.cpu import RunInterrupted
+    from .run import run
     try:
-        from ..methods import get
-        methods = [get(m).name for m in a.methods.split(",") if m.strip()]
-        comps = [c.strip() for c in a.compressors.split("|")] if a.compressors else [None]
-        seeds = _parse_seeds(a.seeds)
-        from .run import resolve_problem
-        problem = _problem_spec(a)
-        P = resolve_problem(problem)
-    except (ValueError, FileNotFoundError, ImportError) as e:
-        print(f"python -m shiftbench sweep: error: {e}", file=sys.stderr)
-        return 2
-    done = set()
-    rows = []
-    if os.path.exists(a.out):
-        prev = pd.read_csv(a.out)
-        rows = prev.to_dict("records")
-        done = set(prev["key"])
-    grid = []
-    for m, c, s in itertools.product(methods, comps, seeds):
-        c_eff = c if ("compressor" in METHODS[m].params or m == "dgd") else None
-        if (m, c_eff, s) not in grid:          # lag etc. take no compressor: run once
-            grid.append((m, c_eff, s))
-    n_fail = 0
-    for k, (m, c, s) in enumerate(grid):
-        key = hashlib.sha1(json.dumps([m, c, a.shift_compressor, problem, s, a.gamma,
-                                       a.gamma_factor, a.alpha, a.eta, a.p, a.M, a.iters,
-                                       a.eps, a.bits_budget]).encode()).hexdigest()[:16]
-        if key in done:
+        names = [x.strip() for x in a.methods.split(",")]
+        if not [x for x in names if x]:
+            raise ValueError(f"--methods {a.methods!r} names no method; allowed: "
+                             f"{', '.join(MM.all_methods())}")
+        methods = list(dict.fromkeys(MM.get(x) for x in names if x))
+        if a.compressors is not None:
+            comps = [c.strip() for c in a.compressors.split("|")]
+            if any(not c for c in comps):
+                raise ValueError(f"--compressors {a.compressors!r} has an empty spec")
+            comps = list(dict.fromkeys(comps))
+        else:
+            comps = [None]
+        if a.seed is not None:
+            raise ValueError("sweep takes --seeds, not --seed")
+        seeds = parse_seeds(a.seeds)
+        grid = parse_grid(a.grid)
+        configs = sweep_configs(a, methods, comps, grid)
+        P = _problem(a)
+        from ..store import Store
+        store = Store(a.out)
+        done = store.done_keys()
+    except (ValueError, FileNotFoundError, ImportError, OSError) as e:
+        return _err(prog, e)
+    problem_id = a.problem if a.data is None else [a.problem, os.path.abspath(a.data)]
+    n_fail = n_run = 0
+    total = len(configs) * len(seeds)
+    for ci, (m, mopts, ropts) in enumerate(configs):
+        inputs = {"method": m.name, "problem": problem_id, "device": a.device,
+                  **{o.name: _py(mopts.get(o.name)) for o in m.all_options if o.cli},
+                  **{k: _py(v) for k, v in ropts.items()}}
+        keys = {s: sweep_key(dict(inputs, seed=s)) for s in seeds}
+        todo = [s for s in seeds if keys[s] not in done]
+        if not todo:
             continue
-        am = _for_method(a, m, c)
         try:
-            res = _run(m, P, am, s)
-        except ValueError as e:
-            print(f"[{k + 1}/{len(grid)}] {m} {c} seed={s}: error: {e}", file=sys.stderr)
+            kw = dict(mopts, **{k: v for k, v in ropts.items() if v is not None})
+            if len(todo) == 1:
+                res_list = [run(m.name, P, seed=todo[0], device=a.device, **kw)]
+            else:
+                res_list = run(m.name, P, seeds=todo, device=a.device, **kw).runs
+        except RunInterrupted:
+            print(f"{prog}: interrupted; {n_run} run(s) recorded in {a.out}, the runs in "
+                  f"flight were not recorded (re-run the command to resume)", file=sys.stderr)
+            return 130
+        except (ValueError, FileNotFoundError, OSError) as e:
+            print(f"[{ci + 1}/{len(configs)}] {m.name} {_cfg_text(mopts)}: error: {e}",
+                  file=sys.stderr)
             n_fail += 1
             continue
-        summ = res.summary()
-        summ["key"] = key
-        if a.traces:
-            tpath = os.path.join(a.traces, f"{key}.csv")
-            io.write_trace(res.trace, tpath)
-            summ["trace"] = tpath
-        rows.append(summ)
-        io.write_table(pd.DataFrame(rows), a.out)
-        print(f"[{k + 1}/{len(grid)}] {m} {summ['compressor']} seed={s}: {summ['status']} "
-              f"it={summ['iterations']} rel_err={summ['rel_error']:.3g} "
-              f"bits/worker={summ['bits_per_worker']:.4g}", file=sys.stderr)
+        for res in res_list:
+            row = {"key": keys[res.seed], **{f"opt_{k}": v for k, v in inputs.items()
+                                              if k not in ("method", "problem")},
+                   "problem_spec": json.dumps(problem_id)}
+            summ = res.summary()
+            row.update(summ)
+            for k, v in res.params.items():
+                if k not in row:
+                    row[k] = v
+            row = {k: _py(v) for k, v in row.items()}
+            try:
+                store.record(keys[res.seed], row, res.trace if a.traces else None)
+            except KeyboardInterrupt:
+                print(f"{prog}: interrupted while recording; the store is consistent "
+                      f"(re-run the command to resume)", file=sys.stderr)
+                return 130
+            n_run += 1
+        last = res_list[-1].summary()
+        print(f"[{ci + 1}/{len(configs)}] {m.name} {_cfg_text(mopts)} seeds={len(res_list)}: "
+              f"{last['status']} it={last['iterations']} rel_err={last['rel_error']:.3g} "
+              f"bits/worker={last['bits_per_worker']:.4g}", file=sys.stderr)
+    print(f"{prog}: {n_run} run(s) recorded, {total - n_run - n_fail * len(seeds)} already "
+          f"in {a.out}" + (f", {n_fail} configuration(s) failed" if n_fail else ""),
+          file=sys.stderr)
+    try:
+        _print_summary(store.frame())
+    except Exception as e:  # noqa: BLE001 - the summary is a convenience
+        print(f"{prog}: (no summary: {e})", file=sys.stderr)
     return 1 if n_fail else 0
+
+
+def _cfg_text(mopts):
+    return " ".join(f"{k}={v}" for k, v in mopts.items())
+
+
+def summarise(df):
+    """Per configuration: runs, statuses, median iterations and bits to the target."""
+    if df.empty:
+        return df
+    opt_cols = [c for c in df.columns if c.startswith("opt_")]
+    cols = ["method"] + opt_cols
+    g = df.groupby(cols, dropna=False, sort=False)
+    out = g.agg(runs=("key", "size"),
+                converged=("status", lambda s: int((s == "converged").sum())),
+                iters_median=("iterations", "median"),
+                bits_median=("bits_per_worker", "median"),
+                bits_min=("bits_per_worker", "min"),
+                bits_max=("bits_per_worker", "max"),
+                rel_error_median=("rel_error", "median")).reset_index()
+    keep = [c for c in opt_cols if out[c].nunique(dropna=False) > 1]
+    return out[["method"] + keep + ["runs", "converged", "iters_median", "bits_median",
+                                    "bits_min", "bits_max", "rel_error_median"]]
+
+
+def _print_summary(df):
+    s = summarise(df)
+    if len(s):
+        with pd.option_context("display.width", 200, "display.max_columns", 30):
+            print(s.to_string(index=False))

@@ -7,7 +7,7 @@ engine, and a tidy trace with provenance.
 """
 from __future__ import annotations
 
-import math
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -18,12 +18,14 @@ import pandas as pd
 
 from .. import __version__
 from .._clock import cycles_per_second
-from ..compressors import Compressor
-from ..methods import engine as E
-from ..methods import registry as R
+from ..backends import get_backend
+from ..backends.cpu import RunInterrupted  # noqa: F401  (re-exported)
 from ..methods import theory as T
+from ..methods.loopdata import (COLUMNS, NCOL, STATUS_NAMES, STOP_METRICS, StopRule,
+                                problem_data)
+from ..methods.model import RUN_OPTIONS, get as get_method, validate, validate_run
 
-STOP_METRICS = {"rel_error": E.STOP_REL_ERR, "grad_norm_sq": E.STOP_GRAD, "f_gap": E.STOP_FGAP}
+Option_seed = [o for o in RUN_OPTIONS if o.name == "seed"][0]
 
 
 def resolve_problem(problem):
@@ -32,41 +34,6 @@ def resolve_problem(problem):
         from ..problems import make
         return make(problem)
     return problem
-
-
-def _per_worker(spec, n, what):
-    """One compressor for all workers, or a list (or ';'-separated string) of n."""
-    if spec is None:
-        return None
-    if isinstance(spec, Compressor):
-        return [spec] * n
-    if isinstance(spec, str):
-        parts = [s.strip() for s in spec.split(";") if s.strip()]
-        expanded = []
-        for s in parts:
-            # "spec*3" repeats a spec for 3 workers
-            if "*" in s and s.rsplit("*", 1)[1].strip().isdigit():
-                s0, cnt = s.rsplit("*", 1)
-                expanded += [s0.strip()] * int(cnt)
-            else:
-                expanded.append(s)
-        spec = expanded
-    spec = list(spec)
-    if len(spec) == 1:
-        spec = spec * n
-    if len(spec) != n:
-        raise ValueError(f"{what}: got {len(spec)} compressors for n = {n} workers; "
-                         f"give one spec or exactly n (';'-separated, 'spec*count' repeats)")
-    cache = {}
-    out = []
-    for s in spec:
-        if isinstance(s, Compressor):
-            out.append(s)
-        else:
-            if s not in cache:
-                cache[s] = Compressor(s)
-            out.append(cache[s])
-    return out
 
 
 def pack_programs(comps, d):
@@ -87,49 +54,48 @@ def pack_programs(comps, d):
             np.array(ptr, dtype=np.int64), nreg)
 
 
-def _positive(name, v, upper=None):
-    if v is None:
+def _available_memory():
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
         return None
-    v = float(v)
-    if not (v > 0 and math.isfinite(v)) or (upper is not None and v > upper):
-        rng = f"0 < {name} <= {upper:g}" if upper is not None else f"{name} > 0"
-        raise ValueError(f"{name} = {v:g} is not allowed; need a finite {rng}")
-    return v
 
 
-def run_options(P, iters, eps, stop, stride, bits_budget, x0):
-    """Validate the options every method loop shares; returns them resolved.
+def check_memory(nbytes, what):
+    """One-line error when ``nbytes`` would not fit in the available memory."""
+    avail = _available_memory()
+    if avail is not None and nbytes > 0.8 * avail:
+        raise ValueError(f"{what} needs {nbytes / 2**30:.3g} GiB, more than the "
+                         f"{avail / 2**30:.3g} GiB of memory available; use fewer runs, "
+                         f"iterations or a larger stride")
 
-    One-line ``ValueError`` for a bad value, naming what is allowed.
-    """
-    iters = int(iters)
-    if iters < 0:
-        raise ValueError(f"iters = {iters} is not allowed; need iters >= 0")
-    eps = float(eps)
-    if not eps >= 0:
-        raise ValueError(f"eps = {eps} is not allowed; need eps >= 0")
+
+def run_options(P, opts, x0=None, runs=1):
+    """Resolve the run options (validated by :data:`shiftbench.methods.model.RUN_OPTIONS`)."""
+    iters, eps, stop, stride = opts["iters"], opts["eps"], opts["stop"], opts["stride"]
     if stop == "auto":
         stop = "rel_error" if P.x_star is not None else "grad_norm_sq"
-    if stop not in STOP_METRICS:
-        raise ValueError(f"stop = {stop!r} is not allowed; allowed: {', '.join(STOP_METRICS)}")
     if stop in ("rel_error", "f_gap") and P.x_star is None:
         raise ValueError(f"stop = {stop!r} needs x*, which {P.name} does not provide; "
                          f"use grad_norm_sq")
     if stride is None:
         stride = max(1, -(-iters // 5000))
-    stride = int(stride)
-    if stride < 1:
-        raise ValueError(f"stride = {stride} is not allowed; need stride >= 1")
-    budget = 0.0 if bits_budget is None else _positive("bits_budget", bits_budget)
+    rows = iters // stride + 2
+    check_memory(8.0 * runs * rows * NCOL, f"{runs} run(s) x {rows} trace rows")
     X0 = np.ascontiguousarray(P.x0 if x0 is None else x0, dtype=float)
     if X0.shape != (P.d,) or not np.all(np.isfinite(X0)):
         raise ValueError(f"x0 must be a finite vector of length d = {P.d}")
-    has_star = P.x_star is not None
-    return {"iters": iters, "eps": eps, "stop": stop, "stop_code": STOP_METRICS[stop],
-            "stride": stride, "budget": budget, "x0": X0, "has_star": has_star,
-            "x_star": P.x_star if has_star else np.zeros(P.d),
-            "f_star": float(P.f_star) if P.f_star is not None else 0.0,
-            "rows": iters // stride + 2}
+    budget = 0.0 if opts["bits_budget"] is None else float(opts["bits_budget"])
+    rule = StopRule(int(iters), int(stride), float(eps), STOP_METRICS[stop], budget,
+                    float(opts["explode"]))
+    return rule, rows, X0, stop
 
 
 @dataclass
@@ -203,204 +169,82 @@ def provenance(seed=None):
     return out
 
 
-def setup(method, problem, compressor=None, shift_compressor=None, gamma=None,
-          alpha=None, eta=None, p=None, M=None, shift="zero", h0=None):
-    """Resolve a configuration: compressors, theory defaults, engine arguments."""
-    info = R.get(method)
-    if info.family != "shift":
-        raise ValueError(f"method {info.name!r} is not an Algorithm 1 instance")
+def prepare(method, problem, compressor=None, shift_compressor=None, **options):
+    """Validate and resolve one configuration without running it.
+
+    Returns ``(method, problem, build, method_options, run_options)``.
+    """
+    m = get_method(method)
     P = resolve_problem(problem)
-    n, d = P.n, P.d
-    if info.name == "dgd":
-        if compressor not in (None, "identity"):
-            raise ValueError("dgd is uncompressed: it takes no --compressor (use dcgd)")
-        compressor = "identity"
-    Q = _per_worker(compressor or info.default_compressor, n, "compressor")
-    C = _per_worker(shift_compressor, n, "shift compressor")
-    if C is not None and not info.uses_shift_compressor:
-        raise ValueError(f"method {info.name!r} takes no shift compressor; "
-                         f"only dcgd-star and diana do")
-    gamma = _positive("gamma", gamma)
-    alpha = _positive("alpha", alpha, 1.0)
-    eta = _positive("eta", eta, 1.0)
-    M = _positive("M", M)
-    if p is not None:
-        p = np.broadcast_to(np.asarray(p, dtype=float), (n,)).copy()
-        if np.any(~(p > 0)) or np.any(p > 1):
-            raise ValueError(f"p must satisfy 0 < p <= 1 for every worker, got {p}")
-    for c in Q:
-        c.node.check_d(d)
-    omega = np.array([c.claims(d).omega if c.claims(d).omega is not None else np.nan for c in Q])
-    delta = np.zeros(n)
-    if C is not None:
-        for c in C:
-            c.node.check_d(d)
-        delta = np.array([c.claims(d).delta if c.claims(d).delta is not None else np.nan
-                          for c in C])
-    need_theory = (gamma is None or (info.mode in (E.DIANA, E.VRGDCI) and alpha is None)
-                   or (info.mode in (E.GDCI, E.VRGDCI) and eta is None)
-                   or (info.mode == E.RAND and p is None))
-    th = None
-    if P.mu > 0 and not np.any(np.isnan(omega)) and not np.any(np.isnan(delta)):
-        gs = P.grad_star if P.grad_star is not None else np.zeros((n, d))
-        if info.mode in (E.DCGD, E.FIXED):
-            if info.name == "dgd":
-                th = T.gd(P.L, P.mu, gamma=gamma)
-            else:
-                hd = None
-                if P.grad_star is not None:
-                    hcur = gs if (info.mode == E.FIXED and shift == "star") else np.zeros((n, d))
-                    hd = np.sum((gs - hcur) ** 2, axis=1)
-                th = T.dcgd_fixed(P.L, P.L_i, P.mu, n, omega, hd, method=info.name, gamma=gamma)
-        elif info.mode == E.STAR:
-            th = T.dcgd_star(P.L, P.L_i, P.mu, n, omega, delta, gamma=gamma)
-        elif info.mode == E.DIANA:
-            th = T.diana(P.L, P.L_i, P.mu, n, omega, delta, alpha=alpha, M=M, gamma=gamma)
-        elif info.mode == E.RAND:
-            th = T.rand_diana(P.L, P.L_i, P.mu, n, omega, p=p, M=M, gamma=gamma)
-        elif info.mode == E.GDCI:
-            th = T.gdci(P.L, P.L_i, P.mu, n, omega, eta=eta, gamma=gamma)
-            if P.x_star is not None:
-                th.neighbourhood = th.eta * (2 * np.max(omega) / n) * float(
-                    np.mean(np.sum((P.x_star[None, :] - th.gamma * gs) ** 2, axis=1)))
-        elif info.mode == E.VRGDCI:
-            th = T.vr_gdci(P.L, P.L_i, P.mu, n, omega, alpha=alpha, eta=eta, gamma=gamma)
-    elif need_theory:
-        why = ("the problem is not strongly convex (mu = 0)" if P.mu <= 0 else
-               "a compressor has no claimed omega/delta")
-        raise ValueError(f"{info.name}: no theoretical step size because {why}; "
-                         f"pass gamma (and alpha/eta/p where the method uses them)")
-    g = gamma if gamma is not None else th.gamma
-    a = alpha if alpha is not None else (th.alpha if th is not None and th.alpha else 1.0)
-    et = eta if eta is not None else (th.eta if th is not None and th.eta else 1.0)
-    pp = p if p is not None else (th.p if th is not None and th.p is not None else np.ones(n))
-    # shifts
-    if h0 is not None:
-        H0 = np.ascontiguousarray(np.broadcast_to(np.asarray(h0, float), (n, d))).copy()
-    elif info.mode == E.STAR or (info.mode == E.FIXED and shift == "star"):
-        if P.grad_star is None:
-            raise ValueError(f"{info.name} with optimal shifts needs grad f_i(x*), which "
-                             f"problem {P.name} does not provide")
-        H0 = P.grad_star.copy()
-    elif info.mode == E.FIXED and shift not in ("zero", "star"):
-        raise ValueError(f"shift = {shift!r} is not allowed; allowed: zero, star")
-    else:
-        H0 = np.zeros((n, d))
-    q_ops, q_par, q_ptr, nreg = pack_programs(Q, d)
-    if C is not None:
-        c_ops, c_par, c_ptr, nreg2 = pack_programs(C, d)
-        nreg = max(nreg, nreg2)
-    else:
-        c_ops, c_par, c_ptr = np.zeros((1, 6), np.int64), np.zeros(1), np.zeros(n + 1, np.int64)
-    lw = (th.lyapunov_weights if th is not None and th.lyapunov_weights is not None
-          else np.ones(n))
-    qspec = Q[0].spec if len({c.spec for c in Q}) == 1 else ";".join(c.spec for c in Q)
-    cspec = None if C is None else (C[0].spec if len({c.spec for c in C}) == 1
-                                    else ";".join(c.spec for c in C))
-    vbits = int(max(c.params[2] if c.ops[0, 0] in (0, 1) else 32 for c in Q))
-    params = {"method": info.name, "problem": P.name, "compressor": qspec,
-              "shift_compressor": cspec, "gamma": float(g), "alpha": float(a),
-              "eta": float(et), "p": [float(v) for v in pp], "M": th.M if th else M,
-              "omega": omega.tolist(), "delta": delta.tolist(), "n": n, "d": d,
-              "shift": shift if info.mode == E.FIXED else None,
-              "theorem": info.theorem}
-    args = dict(mode=info.mode, P=P, H0=H0, q=(q_ops, q_par, q_ptr), c=(c_ops, c_par, c_ptr),
-                has_c=C is not None, gamma=float(g), alpha=float(a), eta=float(et),
-                p=np.ascontiguousarray(pp, dtype=float), lyap_w=np.asarray(lw, float),
-                nreg=nreg, value_bits=vbits)
-    return info, P, params, th, args
+    run_keys = {o.name for o in RUN_OPTIONS}
+    given = {"compressor": compressor, "shift_compressor": shift_compressor}
+    given.update({k: v for k, v in options.items() if k not in run_keys})
+    ropts = validate_run({k: v for k, v in options.items() if k in run_keys})
+    mopts = validate(m, given)
+    return m, P, m.build(m, P, mopts), mopts, ropts
 
 
-def run(method, problem, compressor=None, shift_compressor=None, *, gamma=None,
-        alpha=None, eta=None, p=None, M=None, shift="zero", h0=None, x0=None,
-        iters=1000, eps=1e-10, stop="auto", bits_budget=None, stride=None,
-        explode=1e12, seed=0, seeds=None, **method_options):
+def run(method, problem, compressor=None, shift_compressor=None, *, seeds=None, x0=None,
+        record_x=False, device="cpu", **options):
     """Run a method (compiled) and return its trace.
-
-    Algorithm 1 methods run on :mod:`shiftbench.methods.engine`; methods of
-    other families (registered with a ``runner``) receive the same arguments
-    plus ``method_options`` (e.g. ``zeta``, ``compressor2``, ``gamma_factor``).
 
     Parameters
     ----------
     method : str
-        ``dcgd``, ``dcgd-fixed``, ``dgd``, ``dcgd-star``, ``diana``,
-        ``rand-diana``, ``gdci`` or ``vr-gdci``.
+        A registered method (``python -m shiftbench methods``).
     problem : Problem or str
         A problem object or spec (e.g. ``"ridge"``).
     compressor, shift_compressor : str, Compressor or list
-        Q_i and C_i; one for all workers or one per worker.
-    gamma, alpha, eta, p, M : float, optional
-        Override the theorem's values (see :mod:`shiftbench.methods.theory`).
-    iters : int
-        Maximum iterations.
-    eps : float
-        Target accuracy on the ``stop`` metric (``rel_error`` =
-        ||x^k - x*||^2/||x^0 - x*||^2 by default when x* is known, else
-        ``grad_norm_sq``).
-    bits_budget : float, optional
-        Stop once the mean uplink bits per worker reach this.
-    stride : int, optional
-        Record every ``stride`` iterations (default: about 5000 rows at most).
-    seed, seeds : int or sequence of int
-        One run, or independent Monte-Carlo runs in parallel.
+        The method's compressors (one for all workers or one per worker).
+    **options
+        The method's options (``gamma``, ``gamma_factor``, ``alpha``, ``M``,
+        ``p``, ``zeta``, ``compressor2``, ...; a value ``"2x"`` is twice the
+        theory's) and the run options: ``iters`` (default 100000), ``eps``
+        (1e-10, on the ``stop`` metric: ``rel_error`` =
+        ||x^k - x*||^2/||x^0 - x*||^2 when x* is known, else
+        ``grad_norm_sq``), ``bits_budget``, ``stride``, ``seed``.  An option
+        the method does not take is an error.
+    seeds : sequence of int, optional
+        Independent Monte-Carlo runs, in parallel.
+    device : str
+        The execution backend (:mod:`shiftbench.backends`), ``"cpu"``.
 
     Returns
     -------
     RunResult or MonteCarloResult
+
+    Raises
+    ------
+    RunInterrupted
+        On Ctrl-C (a ``KeyboardInterrupt``); ``.result`` holds the partial
+        result, whose status is ``interrupted``.
     """
-    info0 = R.get(method)
-    if info0.family != "shift":
-        import importlib
-        mod, fn = info0.runner.split(":")
-        return getattr(importlib.import_module(mod), fn)(
-            info0.name, problem, compressor, shift_compressor, gamma=gamma, alpha=alpha,
-            eta=eta, p=p, M=M, x0=x0, iters=iters, eps=eps, stop=stop,
-            bits_budget=bits_budget, stride=stride, explode=explode, seed=seed, seeds=seeds,
-            **method_options)
-    if method_options:
-        raise ValueError(f"{info0.name} does not take {', '.join(sorted(method_options))}; "
-                         f"allowed: {', '.join(sorted(info0.params))}")
-    info, P, params, th, a = setup(method, problem, compressor, shift_compressor, gamma,
-                                   alpha, eta, p, M, shift, h0)
-    o = run_options(P, iters, eps, stop, stride, bits_budget, x0)
-    iters, stride, budget, X0 = o["iters"], o["stride"], o["budget"], o["x0"]
-    has_star, xs, fs, rows, eps = o["has_star"], o["x_star"], o["f_star"], o["rows"], o["eps"]
-    stop = o["stop"]
-    gs = P.grad_star if P.grad_star is not None else np.zeros((P.n, P.d))
-    kind, A, b, off, sc, lam = P.args()
-    common = (a["mode"], kind, A, b, off, sc, lam, X0, xs, gs, a["H0"], fs, has_star,
-              *a["q"], *a["c"], a["has_c"], a["gamma"], a["alpha"], a["eta"], a["p"],
-              a["lyap_w"], iters, stride, eps, STOP_METRICS[stop], budget, float(explode),
-              a["value_bits"])
+    m, P, b, mopts, ropts = prepare(method, problem, compressor, shift_compressor, **options)
+    runs = 1 if seeds is None else len(list(seeds))
+    rule, rows, X0, stop = run_options(P, ropts, x0, runs)
+    pd = problem_data(P, X0)
+    backend = get_backend(device)
+    single = seeds is None
+    S = [ropts["seed"]] if single else [Option_seed.validate(s) for s in seeds]
+    if not S:
+        raise ValueError("seeds is empty; give at least one seed")
+    out, wall, intr = backend.run(m, b, pd, rule, rows, S, single, record_x)
     hz = cycles_per_second()
-    if seeds is None:
-        trace = np.full((rows, E.NCOL), np.nan)
-        t0 = time.perf_counter()
-        st, it, nr = E.run_one(*common, np.uint64(seed), a["nreg"], trace)
-        wall = time.perf_counter() - t0
-        return _result(info, P, params, th, seed, st, it, trace[:nr], hz, wall)
-    return monte_carlo(E.run_many, common, a["nreg"], seeds, rows, info, P, params, th, hz)
+    results = []
+    for s, (st, it, tr, xr) in zip(S, out):
+        res = _result(m, P, b.params, b.theory, s, st, it, tr, hz, wall if single else None)
+        if xr is not None:
+            res.x = xr
+            res.trace.attrs["x"] = xr.tolist()
+        results.append(res)
+    final = results[0] if single else MonteCarloResult(results, wall)
+    if intr:
+        raise RunInterrupted(final)
+    return final
 
 
-def monte_carlo(run_many, common, nreg, seeds, rows, info, P, params, th, hz):
-    """Run ``run_many(*common, seeds, nreg, traces, status, iters, rows)`` (a
-    compiled prange loop) and wrap each seed's trace as a RunResult."""
-    seeds = np.asarray(list(seeds), dtype=np.uint64)
-    traces = np.full((seeds.size, rows, E.NCOL), np.nan)
-    status = np.zeros(seeds.size, np.int64)
-    its = np.zeros(seeds.size, np.int64)
-    nrs = np.zeros(seeds.size, np.int64)
-    t0 = time.perf_counter()
-    run_many(*common, seeds, nreg, traces, status, its, nrs)
-    wall = time.perf_counter() - t0
-    runs = [_result(info, P, params, th, int(s), status[r], its[r], traces[r, :nrs[r]], hz, None)
-            for r, s in enumerate(seeds)]
-    return MonteCarloResult(runs, wall)
-
-
-def _result(info, P, params, th, seed, st, it, tr, hz, wall):
-    df = pd.DataFrame(tr, columns=E.COLUMNS)
+def _result(m, P, params, th, seed, st, it, tr, hz, wall):
+    df = pd.DataFrame(tr, columns=COLUMNS)
     df["iteration"] = df["iteration"].astype(np.int64)
     if P.f_star is None:
         df["f_gap"] = np.nan          # f* unknown (e.g. nonconvex): no gap to report
@@ -412,11 +256,11 @@ def _result(info, P, params, th, seed, st, it, tr, hz, wall):
         df["wall_s"] = np.nan
     df = df.drop(columns=["cycles"])
     df.insert(0, "seed", int(seed))
-    df.insert(0, "method", info.name)
+    df.insert(0, "method", m.name)
     df.attrs.update(params)
-    df.attrs["status"] = E.STATUS_NAMES[int(st)]
+    df.attrs["status"] = STATUS_NAMES[int(st)]
     df.attrs["provenance"] = provenance(int(seed))
     if th is not None:
         df.attrs["theory"] = th.as_dict()
-    return RunResult(info.name, P.name, params["compressor"], int(seed),
-                     E.STATUS_NAMES[int(st)], int(it), df, params, th)
+    return RunResult(m.name, P.name, params["compressor"], int(seed),
+                     STATUS_NAMES[int(st)], int(it), df, params, th)

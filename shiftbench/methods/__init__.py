@@ -1,5 +1,7 @@
-"""Methods: the compiled engines, the method registry and the theory."""
-from .registry import METHODS, MethodInfo, get
+"""Methods: the method model and registry, the compiled loops and the theory."""
+from .model import METHODS, Method, Option, register, get, all_methods
 from . import theory
 
-__all__ = ["METHODS", "MethodInfo", "get", "theory"]
+all_methods()          # the built-in declarations
+
+__all__ = ["METHODS", "Method", "Option", "register", "get", "all_methods", "theory"]

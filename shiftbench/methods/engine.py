@@ -48,24 +48,9 @@ RAND = 4
 GDCI = 5
 VRGDCI = 6
 
-# stop metrics
-STOP_REL_ERR = 0
-STOP_GRAD = 1
-STOP_FGAP = 2
+from .loopdata import (STOP_REL_ERR, STOP_GRAD, STOP_FGAP, CONVERGED, MAX_ITER,  # noqa: F401
+                       BUDGET, DIVERGED, INTERRUPTED, STATUS_NAMES, COLUMNS, NCOL)
 
-# statuses
-CONVERGED = 0
-MAX_ITER = 1
-BUDGET = 2
-DIVERGED = 3
-STATUS_NAMES = {CONVERGED: "converged", MAX_ITER: "max_iter", BUDGET: "bits_budget",
-                DIVERGED: "diverged"}
-
-# trace columns
-COLUMNS = ("iteration", "dist_sq", "rel_error", "f_gap", "grad_norm_sq",
-           "bits_per_worker", "bits_max_worker", "values_bits_per_worker",
-           "downlink_bits_per_worker", "shift_error", "cycles", "f")
-NCOL = len(COLUMNS)
 (C_IT, C_DIST, C_REL, C_FGAP, C_GRAD, C_BITS, C_BITSMAX, C_VBITS, C_DOWN, C_SHIFT,
  C_CYC, C_F) = range(NCOL)
 
@@ -141,18 +126,26 @@ def write_row(trace, row, it, dist, dist0, fval, f_star, gn, bmean, bmax, vmean,
     trace[row, C_F] = fval
 
 
-@njit(cache=True)
-def run_one(mode, kind, A, b, off, scale, lam,
-            x0, x_star, gstar, h0, f_star, has_star,
-            q_ops, q_par, q_ptr, c_ops, c_par, c_ptr, has_c,
-            gamma, alpha, eta, p, lyap_w,
-            max_iter, stride, eps, stop_metric, bits_budget, explode, value_bits,
-            seed, nreg, trace):
+@njit(cache=True, nogil=True)
+def run_one(pd, cfg, q, c, stop_rule, seed, nreg, trace, xrec, flag):
     """Run one seed; returns (status, iterations, rows written).
 
-    ``trace`` (rows x NCOL) receives a row every ``stride`` iterations and
-    at the last one.  Row k describes x^k and the bits spent to reach it.
+    ``pd``: :class:`~shiftbench.methods.loopdata.ProblemData`; ``cfg``:
+    :class:`~shiftbench.methods.loopdata.ShiftConfig`; ``q``, ``c``: the
+    programs of Q_i and C_i; ``stop_rule``: :class:`StopRule`.  ``trace``
+    (rows x NCOL) receives a row every ``stride`` iterations and at the last
+    one; row k describes x^k and the bits spent to reach it (and, if ``xrec``
+    has rows, row k of ``xrec`` receives x^k).  The loop stops
+    with status ``interrupted`` as soon as ``flag[0]`` is non-zero (Ctrl-C).
     """
+    kind, A, b, off, scale, lam = pd.kind, pd.A, pd.b, pd.off, pd.scale, pd.lam
+    x0, x_star, gstar, f_star, has_star = pd.x0, pd.x_star, pd.gstar, pd.f_star, pd.has_star
+    mode, h0, has_c, gamma, alpha, eta = cfg.mode, cfg.h0, cfg.has_c, cfg.gamma, cfg.alpha, cfg.eta
+    p, lyap_w, value_bits = cfg.p, cfg.lyap_w, cfg.value_bits
+    q_ops, q_par, q_ptr = q
+    c_ops, c_par, c_ptr = c
+    max_iter, stride, eps = stop_rule.max_iter, stop_rule.stride, stop_rule.eps
+    stop_metric, bits_budget, explode = stop_rule.metric, stop_rule.budget, stop_rule.explode
     n = off.size - 1
     d = x0.size
     # ---- allocation: once per run, never inside the loop
@@ -174,6 +167,11 @@ def run_one(mode, kind, A, b, off, scale, lam,
     for i in range(n):
         _rng.seed_state(rng[i], seed, np.uint64(i))
     vb = float(value_bits)
+    if cfg.init_full:
+        # shifts h_i^0 that the master must receive once, in full
+        for i in range(n):
+            bits[i] += vb * d
+            vbits[i] += vb * d
     if mode == RAND:
         # w_i^0 = x^0: the master needs h_i^0 = grad f_i(x^0) once, in full
         for i in range(n):
@@ -215,6 +213,9 @@ def run_one(mode, kind, A, b, off, scale, lam,
         bmean, bmax, vmean = bits_stats(bits, vbits)
         stop, status = stop_status(fval, gn, dist, has_star, dist0, g0, explode, stop_metric,
                                    eps, f_star, bmean, bits_budget, it, max_iter)
+        if not stop and flag[0] != 0:
+            stop = True
+            status = INTERRUPTED
         if (stop or it % stride == 0) and row < trace.shape[0]:
             se = 0.0
             if has_star and (mode == DIANA or mode == RAND or mode == STAR):
@@ -223,6 +224,9 @@ def run_one(mode, kind, A, b, off, scale, lam,
                 se /= n
             write_row(trace, row, it, dist, dist0, fval, f_star, gn, bmean, bmax, vmean,
                       down, se, cycles() - c0)
+            if row < xrec.shape[0]:
+                for k in range(d):
+                    xrec[row, k] = x[k]
             row += 1
         if stop:
             break
@@ -306,25 +310,16 @@ def run_one(mode, kind, A, b, off, scale, lam,
     return status, it, row
 
 
-@njit(cache=True, parallel=True)
-def run_many(mode, kind, A, b, off, scale, lam,
-             x0, x_star, gstar, h0, f_star, has_star,
-             q_ops, q_par, q_ptr, c_ops, c_par, c_ptr, has_c,
-             gamma, alpha, eta, p, lyap_w,
-             max_iter, stride, eps, stop_metric, bits_budget, explode, value_bits,
-             seeds, nreg, traces, status, iters, rows):
+@njit(cache=True, parallel=True, nogil=True)
+def run_many(pd, cfg, q, c, stop_rule, seeds, nreg, traces, status, iters, rows, flag):
     """Independent runs, one per seed, in parallel (``prange``).
 
     Run r writes ``traces[r]``, ``status[r]``, ``iters[r]``, ``rows[r]``;
     its result depends on ``seeds[r]`` only.
     """
     for r in prange(seeds.size):
-        s, it, nr = run_one(mode, kind, A, b, off, scale, lam,
-                            x0, x_star, gstar, h0, f_star, has_star,
-                            q_ops, q_par, q_ptr, c_ops, c_par, c_ptr, has_c,
-                            gamma, alpha, eta, p, lyap_w,
-                            max_iter, stride, eps, stop_metric, bits_budget, explode,
-                            value_bits, seeds[r], nreg, traces[r])
+        xrec = np.empty((0, pd.x0.size))
+        s, it, nr = run_one(pd, cfg, q, c, stop_rule, seeds[r], nreg, traces[r], xrec, flag)
         status[r] = s
         iters[r] = it
         rows[r] = nr

@@ -80,7 +80,7 @@ from .._clock import cycles
 from ..compressors.kernels import apply_program
 from ..problems.base import local_grad
 from .engine import (stop_status, bits_stats, write_row, COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
-                     STOP_REL_ERR, STOP_GRAD, STOP_FGAP, C_IT, C_DIST, C_REL, C_FGAP,
+                     INTERRUPTED, STOP_REL_ERR, STOP_GRAD, STOP_FGAP, C_IT, C_DIST, C_REL, C_FGAP,
                      C_GRAD, C_BITS, C_BITSMAX, C_VBITS, C_DOWN, C_SHIFT, C_CYC, C_F)
 
 # mechanisms
@@ -99,7 +99,6 @@ MARINA = 11
 MECH_CODES = {"cgd": CGD, "dcgd": DCGD, "ef": EF, "ef21": EF21, "lag": LAG, "clag": CLAG,
               "3pcv1": V1, "3pcv2": V2, "3pcv3": V3, "3pcv4": V4, "3pcv5": V5,
               "marina": MARINA}
-TPC_MECHS = ("ef21", "lag", "clag", "3pcv1", "3pcv2", "3pcv3", "3pcv4", "3pcv5", "marina")
 
 # inner mechanism of 3PCv3
 INNER_EF21 = 0
@@ -261,13 +260,8 @@ def _grads(kind, A, b, off, scale, lam, x, G):
     return f
 
 
-@njit(cache=True)
-def run_one(mech, inner, kind, A, b, off, scale, lam,
-            x0, x_star, f_star, has_star,
-            c1_ops, c1_par, c1_ptr, c2_ops, c2_par, c2_ptr,
-            gamma, zeta, p, ef_outer,
-            max_iter, stride, eps, stop_metric, bits_budget, explode, value_bits,
-            seed, nreg, trace, xrec):
+@njit(cache=True, nogil=True)
+def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
     """Run one seed of method ``mech``; returns (status, iterations, rows written).
 
     ``trace`` (rows x NCOL) receives a row every ``stride`` iterations and
@@ -275,8 +269,19 @@ def run_one(mech, inner, kind, A, b, off, scale, lam,
     If ``xrec`` has rows, row r of it receives the iterate of trace row r.
     Per-worker compressors: worker i runs ``c1_ops[c1_ptr[i]:c1_ptr[i+1]]``
     (and likewise c2).  CGD is a single node: it runs worker 0's program and
-    stream, and its bits are those of that one node.
+    stream, and its bits are those of that one node.  ``pd``, ``cfg``
+    (:class:`~shiftbench.methods.loopdata.TPCConfig`) and ``stop_rule`` are
+    the structured arguments of :mod:`shiftbench.methods.loopdata`; the loop
+    stops with status ``interrupted`` once ``flag[0]`` is non-zero.
     """
+    kind, A, b, off, scale, lam = pd.kind, pd.A, pd.b, pd.off, pd.scale, pd.lam
+    x0, x_star, f_star, has_star = pd.x0, pd.x_star, pd.f_star, pd.has_star
+    mech, inner, gamma, zeta, p = cfg.mech, cfg.inner, cfg.gamma, cfg.zeta, cfg.p
+    ef_outer, value_bits = cfg.ef_outer, cfg.value_bits
+    c1_ops, c1_par, c1_ptr = c1
+    c2_ops, c2_par, c2_ptr = c2
+    max_iter, stride, eps = stop_rule.max_iter, stop_rule.stride, stop_rule.eps
+    stop_metric, bits_budget, explode = stop_rule.metric, stop_rule.budget, stop_rule.explode
     n = off.size - 1
     d = x0.size
     # ---- allocation: once per run, never inside the loop
@@ -344,6 +349,9 @@ def run_one(mech, inner, kind, A, b, off, scale, lam,
         bmean, bmax, vmean = bits_stats(bits[:nb], vbits[:nb])
         stop, status = stop_status(fval, gn, dist, has_star, dist0, g0, explode, stop_metric,
                                    eps, f_star, bmean, bits_budget, it, max_iter)
+        if not stop and flag[0] != 0:
+            stop = True
+            status = INTERRUPTED
         if (stop or it % stride == 0) and row < trace.shape[0]:
             se = 0.0
             if is_tpc:
@@ -426,26 +434,16 @@ def run_one(mech, inner, kind, A, b, off, scale, lam,
     return status, it, row
 
 
-@njit(cache=True, parallel=True)
-def run_many(mech, inner, kind, A, b, off, scale, lam,
-             x0, x_star, f_star, has_star,
-             c1_ops, c1_par, c1_ptr, c2_ops, c2_par, c2_ptr,
-             gamma, zeta, p, ef_outer,
-             max_iter, stride, eps, stop_metric, bits_budget, explode, value_bits,
-             seeds, nreg, traces, status, iters, rows):
+@njit(cache=True, parallel=True, nogil=True)
+def run_many(pd, cfg, c1, c2, stop_rule, seeds, nreg, traces, status, iters, rows, flag):
     """Independent runs, one per seed, in parallel (``prange``).
 
     Run r writes ``traces[r]``, ``status[r]``, ``iters[r]``, ``rows[r]``;
     its result depends on ``seeds[r]`` only.
     """
     for r in prange(seeds.size):
-        xrec = np.empty((0, x0.size))
-        s, it, nr = run_one(mech, inner, kind, A, b, off, scale, lam,
-                            x0, x_star, f_star, has_star,
-                            c1_ops, c1_par, c1_ptr, c2_ops, c2_par, c2_ptr,
-                            gamma, zeta, p, ef_outer,
-                            max_iter, stride, eps, stop_metric, bits_budget, explode,
-                            value_bits, seeds[r], nreg, traces[r], xrec)
+        xrec = np.empty((0, pd.x0.size))
+        s, it, nr = run_one(pd, cfg, c1, c2, stop_rule, seeds[r], nreg, traces[r], xrec, flag)
         status[r] = s
         iters[r] = it
         rows[r] = nr

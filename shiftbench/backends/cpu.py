@@ -1,0 +1,94 @@
+"""The CPU backend: the numba loops of :mod:`shiftbench.methods.engine`
+(Algorithm 1) and :mod:`shiftbench.methods.tpc` (CGD / EF / 3PC / MARINA).
+
+A compiled loop runs in a helper thread with the GIL released (``nogil``);
+the main thread waits, so Ctrl-C reaches Python at once: it sets the loop's
+interrupt flag, the loop stops at the end of the current iteration with
+status ``interrupted`` and its partial trace, and :class:`RunInterrupted`
+(a ``KeyboardInterrupt``) carries the result up.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from ..methods.loopdata import NCOL
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; ``.result`` holds the partial result."""
+
+    def __init__(self, result=None):
+        super().__init__("interrupted")
+        self.result = result
+
+
+def call_interruptibly(fn, args, flag):
+    """``fn(*args)`` in a thread; Ctrl-C sets ``flag[0] = 1`` and waits for
+    the loop to stop.  Returns ``(result, interrupted)``."""
+    box = {}
+
+    def target():
+        try:
+            box["r"] = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+            box["e"] = e
+
+    t = threading.Thread(target=target, name="shiftbench-loop", daemon=True)
+    t.start()
+    interrupted = False
+    while t.is_alive():
+        try:
+            t.join(0.05)
+        except KeyboardInterrupt:
+            flag[0] = 1
+            interrupted = True
+    if "e" in box:
+        raise box["e"]
+    return box["r"], interrupted
+
+
+class CPUBackend:
+    name = "cpu"
+
+    def _loop(self, method):
+        if method.loop == "shift":
+            from ..methods import engine
+            return engine
+        if method.loop == "tpc":
+            from ..methods import tpc
+            return tpc
+        raise ValueError(f"the cpu backend has no loop {method.loop!r}")
+
+    def run(self, method, build, pd, stop_rule, rows, seeds, single, record_x=False):
+        """Run ``seeds``; returns (list of (status, iters, trace, xrec), wall, interrupted)."""
+        L = self._loop(method)
+        q, c = build.programs
+        flag = np.zeros(1, np.uint8)
+        nreg = int(build.nreg)
+        d = pd.x0.size
+        if single:
+            seed = np.uint64(seeds[0])
+            trace = np.full((rows, NCOL), np.nan)
+            t0 = time.perf_counter()
+            xrec = np.zeros((rows if record_x else 0, d))
+            args = (pd, build.config, q, c, stop_rule, seed, nreg, trace, xrec, flag)
+            (st, it, nr), intr = call_interruptibly(L.run_one, args, flag)
+            wall = time.perf_counter() - t0
+            xr = xrec[:nr].copy() if record_x else None
+            return [(int(st), int(it), trace[:nr], xr)], wall, intr
+        if record_x:
+            raise ValueError("record_x is for single runs (seed=...), not seeds=...")
+        S = np.asarray(list(seeds), dtype=np.uint64)
+        traces = np.full((S.size, rows, NCOL), np.nan)
+        status = np.zeros(S.size, np.int64)
+        its = np.zeros(S.size, np.int64)
+        nrs = np.zeros(S.size, np.int64)
+        t0 = time.perf_counter()
+        args = (pd, build.config, q, c, stop_rule, S, nreg, traces, status, its, nrs, flag)
+        _, intr = call_interruptibly(L.run_many, args, flag)
+        wall = time.perf_counter() - t0
+        out = [(int(status[r]), int(its[r]), traces[r, :nrs[r]], None) for r in range(S.size)]
+        return out, wall, intr

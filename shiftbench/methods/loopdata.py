@@ -1,0 +1,58 @@
+"""The structured arguments of the compiled method loops.
+
+Every compiled loop takes a few named tuples instead of dozens of
+positional arguments (numba caches functions over named tuples like any
+other argument type):
+
+* :class:`ProblemData` -- the problem's arrays and constants (kind, blocks,
+  x^0, x*, grad f_i(x*), f*);
+* :class:`StopRule` -- iterations, stride, target, metric, bits budget,
+  divergence factor;
+* a loop configuration (:class:`ShiftConfig` for Algorithm 1,
+  :class:`TPCConfig` for CGD / EF / 3PC / MARINA);
+* the compressor programs (one per role), then the seed, the trace and the
+  interrupt flag.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+ProblemData = namedtuple("ProblemData", "kind A b off scale lam x0 x_star gstar f_star has_star")
+StopRule = namedtuple("StopRule", "max_iter stride eps metric budget explode")
+ShiftConfig = namedtuple("ShiftConfig", "mode h0 has_c gamma alpha eta p lyap_w value_bits init_full")
+TPCConfig = namedtuple("TPCConfig", "mech inner gamma zeta p ef_outer value_bits")
+
+# stop metrics
+STOP_REL_ERR = 0
+STOP_GRAD = 1
+STOP_FGAP = 2
+STOP_METRICS = {"rel_error": STOP_REL_ERR, "grad_norm_sq": STOP_GRAD, "f_gap": STOP_FGAP}
+
+# statuses
+CONVERGED = 0
+MAX_ITER = 1
+BUDGET = 2
+DIVERGED = 3
+INTERRUPTED = 4
+STATUS_NAMES = {CONVERGED: "converged", MAX_ITER: "max_iter", BUDGET: "bits_budget",
+                DIVERGED: "diverged", INTERRUPTED: "interrupted"}
+
+# trace columns (both loops)
+COLUMNS = ("iteration", "dist_sq", "rel_error", "f_gap", "grad_norm_sq",
+           "bits_per_worker", "bits_max_worker", "values_bits_per_worker",
+           "downlink_bits_per_worker", "shift_error", "cycles", "f")
+NCOL = len(COLUMNS)
+
+
+def problem_data(P, x0):
+    """The :class:`ProblemData` of problem ``P`` started at ``x0``."""
+    kind, A, b, off, sc, lam = P.args()
+    has_star = P.x_star is not None
+    gs = P.grad_star if P.grad_star is not None else np.zeros((P.n, P.d))
+    return ProblemData(int(kind), A, b, off, sc, float(lam),
+                       np.ascontiguousarray(x0, dtype=np.float64),
+                       np.ascontiguousarray(P.x_star if has_star else np.zeros(P.d), np.float64),
+                       np.ascontiguousarray(gs, np.float64),
+                       float(P.f_star) if P.f_star is not None else 0.0, bool(has_star))

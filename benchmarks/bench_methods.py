@@ -3,7 +3,7 @@
 Every class builds its data and makes ONE warm-up call in ``setup``, so
 numba compilation never lands in a timing (the on-disk cache makes later
 processes cheap).  The ``time_*`` methods call the compiled engines
-directly (:class:`shiftbench.methods.perf_entries.EngineCall`: arguments
+directly (:class:`shiftbench.perf_methods.EngineCall`: arguments
 built once, no Python in the loop); each call runs a fixed number of
 iterations (``ITERS_RIDGE`` on ridge, ``ITERS_LARGE`` on the large problem),
 chosen so that one call lasts ~10-100 ms: divide by it for the time per
@@ -14,16 +14,16 @@ row).  ``track_*`` record iterations and bits to eps = 1e-6 on fixed seeds
 ``timeraw_*`` cold import + first compilation; ``peakmem_*`` large runs.
 
 Problems: ``ridge`` (seed 001 §4: n = 10, d = 80) and ``large``
-(:func:`shiftbench.methods.perf_entries.large_lsq`: n = 100 workers of 10
+(:func:`shiftbench.perf_methods.large_lsq`: n = 100 workers of 10
 rows, d = 10^4, exact constants from Gram matrices).
 """
 import numpy as np
 
 from shiftbench.methods import METHODS
-from shiftbench.methods.perf_entries import (METHOD_OPTIONS, engine_call, large_lsq,
-                                             numpy_loop, ridge_problem)
+from shiftbench.perf_methods import (engine_call, large_lsq, numpy_loop, perf_methods,
+                                     ridge_problem)
 
-ALL_METHODS = list(METHODS)
+ALL_METHODS = perf_methods()
 ITERS_RIDGE = 5000          # ~5-25 us per iteration on ridge
 ITERS_LARGE = 5             # ~8-16 ms per iteration at n = 100, d = 10^4
 ITERS_NUMPY = 200           # ~150-200 us per iteration for the NumPy loop
@@ -114,7 +114,7 @@ class ToEps:
 
     def setup(self, method):
         from shiftbench import run
-        opts = METHOD_OPTIONS.get(method, {})
+        opts = METHODS[method].example
         self.s = run(method, ridge_problem(), iters=200000, eps=EPS, seed=0,
                      stride=200000, **opts).summary()
 

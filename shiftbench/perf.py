@@ -56,7 +56,7 @@ __all__ = ["Case", "Entry", "ENTRIES", "register", "compressor_entry",
            "main", "PLUGIN_MODULES"]
 
 #: modules imported (if they exist) before a run; each may call :func:`register`
-PLUGIN_MODULES = ("shiftbench.methods.perf_entries",)
+PLUGIN_MODULES = ("shiftbench.perf_methods",)
 
 Q_SPARSE = 0.01               # K = d/100 for every K-parameterised compressor
 

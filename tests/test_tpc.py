@@ -279,7 +279,7 @@ def test_cli_run(capsys):
     ("3pcv5", {"p": 1.5}, "0 < p <= 1"),
     ("ef21", {"gamma": 0.1, "gamma_factor": 2.0}, "not both"),
     ("ef", {"ef_form": "poster"}, "allowed: standard [|] literal"),
-    ("lag", {"zeta": -1.0}, "0 <= zeta"),
+    ("lag", {"zeta": -1.0}, "zeta >= 0"),
 ])
 def test_bad_input_one_line(small, method, kw, msg):
     kw = dict(kw)

@@ -29,19 +29,29 @@ def call_interruptibly(fn, args, flag):
     """``fn(*args)`` in a thread; Ctrl-C sets ``flag[0] = 1`` and waits for
     the loop to stop.  Returns ``(result, interrupted)``."""
     box = {}
+    done = threading.Event()
 
     def target():
         try:
             box["r"] = fn(*args)
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller
             box["e"] = e
+        finally:
+            done.set()
 
+    # (an Event, not Thread.join: a KeyboardInterrupt inside join() can leave
+    # the thread marked as finished while it still runs)
     t = threading.Thread(target=target, name="shiftbench-loop", daemon=True)
-    t.start()
     interrupted = False
-    while t.is_alive():
+    try:
+        t.start()
+    except KeyboardInterrupt:
+        flag[0] = 1
+        interrupted = True
+    while True:
         try:
-            t.join(0.05)
+            if done.wait(0.05):
+                break
         except KeyboardInterrupt:
             flag[0] = 1
             interrupted = True

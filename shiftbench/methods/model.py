@@ -77,12 +77,17 @@ class Option:
             return " | ".join(self.choices)
         if self.kind == SPEC:
             return "a compressor spec"
-        lo = "" if self.lo is None else f"{_num(self.lo)} {'<' if self.lo_open else '<='} "
-        hi = "" if self.hi is None else f" {'<' if self.hi_open else '<='} {_num(self.hi)}"
         what = "an integer" if self.kind == INT else "a number"
-        if not lo and not hi:
-            return f"{what}"
-        return f"{what} {lo}{self.name}{hi}".replace(f"{what} {self.name}", f"{self.name}")
+        lo_op = ">" if self.lo_open else ">="
+        hi_op = "<" if self.hi_open else "<="
+        if self.lo is not None and self.hi is not None:
+            lo_op = "<" if self.lo_open else "<="
+            return f"{what} {_num(self.lo)} {lo_op} {self.name} {hi_op} {_num(self.hi)}"
+        if self.lo is not None:
+            return f"{what} {self.name} {lo_op} {_num(self.lo)}"
+        if self.hi is not None:
+            return f"{what} {self.name} {hi_op} {_num(self.hi)}"
+        return what
 
     def help_text(self):
         if self.default is THEORY:
@@ -208,6 +213,7 @@ class Method:
     build: Callable                   # build(method, P, opts: dict) -> Build
     default_compressor: Optional[str] = "rand-k(q=0.1)"
     notes: str = ""
+    example: dict = field(default_factory=dict)   # options a default run needs (perf, asv)
 
     @property
     def all_options(self):

@@ -176,9 +176,9 @@ _3PC = ("Richtárik et al., 3PC (ICML 2022): gamma <= 1/(L_- + L_+ sqrt(B/A)) "
         "(nonconvex), PL step min{1/(L_- + L_+ sqrt(2B/A)), A/(2 mu)}")
 
 
-def _tpc_method(name, code, summary, citation, options, default="top-k(q=0.1)"):
+def _tpc_method(name, code, summary, citation, options, default="top-k(q=0.1)", **kw):
     return register(Method(name, "tpc", code, summary, citation, tuple(options), build_tpc,
-                           default_compressor=default))
+                           default_compressor=default, **kw))
 
 
 _tpc_method("cgd", K.CGD, "compressed GD, single node: x <- x - gamma C(grad f(x))",
@@ -205,7 +205,8 @@ _tpc_method("3pcv2", K.V2, "3PCv2: b + C(x - b), b = h + Q(x - y)",
 _tpc_method("3pcv3", K.V3, "3PCv3: b + C(x - b), b = an inner 3PC (EF21, LAG or CLAG)",
             _3PC + "; A = 1 - (1 - alpha)(1 - A_1), B = (1 - alpha) B_1",
             (C1, Option("compressor2", SPEC, "C_2 of the inner EF21/CLAG"),
-             Option("zeta", FLOAT, "trigger of the inner LAG/CLAG", None, lo=0.0), INNER))
+             Option("zeta", FLOAT, "trigger of the inner LAG/CLAG", None, lo=0.0), INNER),
+            example={"compressor2": "top-k(q=0.1)"})
 _tpc_method("3pcv4", K.V4, "3PCv4: b + C_1(x - b), b = h + C_2(x - h)",
             _3PC + "; EF21's (A, B) at abar = 1 - (1 - alpha_1)(1 - alpha_2)",
             (C1, Option("compressor2", SPEC, "C_2: contractive compressor", "top-k(q=0.1)")))

@@ -7,11 +7,11 @@ registers one :class:`~shiftbench.perf.Entry` per row below.  The helpers
 
 Rows (``kind = "method"``)
 --------------------------
-``<method>/ridge`` (variant ``"<K> iters"``)
+``<method>/ridge`` for every method of :data:`shiftbench.methods.METHODS` (variant ``"<K> iters"``)
     ``seconds``: one call of the compiled engine
     (:func:`shiftbench.methods.engine.run_one` or
-    :func:`shiftbench.methods.tpc.run_one`) running K iterations of the
-    method on ``ridge`` (seed 001 §4: n = 10, d = 80) with ``eps = 0`` (no
+    :func:`shiftbench.methods.tpc.run_one`; every registered method) running K iterations of the
+    method on ``ridge`` (Shulgin & Richtárik, UAI 2022, §4: n = 10, d = 80) with ``eps = 0`` (no
     early stop) and one trace row per call: no Python in the loop, no
     compilation (called once before timing).  The engine's per-run setup
     (allocation, seeding) is amortised over the K iterations.
@@ -54,22 +54,18 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["engine_call", "numpy_loop", "large_lsq", "ridge_problem", "SHIFT_METHODS",
-           "TPC_METHODS", "METHOD_OPTIONS", "mc_throughput", "ITERS_RIDGE", "MC_SEEDS",
-           "MC_ITERS"]
-
-#: Algorithm 1 engine methods (shiftbench.methods.engine)
-SHIFT_METHODS = ("dcgd", "dcgd-fixed", "dgd", "dcgd-star", "diana", "rand-diana", "gdci",
-                 "vr-gdci")
-#: the 3PC / EF / MARINA loop (shiftbench.methods.tpc)
-TPC_METHODS = ("cgd", "ef", "ef21", "lag", "clag", "3pcv1", "3pcv2", "3pcv3", "3pcv4",
-               "3pcv5", "marina")
-#: options so that every method runs with its defaults' compressors
-METHOD_OPTIONS = {"3pcv3": {"compressor2": "top-k(q=0.1)"}}
+__all__ = ["engine_call", "numpy_loop", "large_lsq", "ridge_problem", "mc_throughput",
+           "ITERS_RIDGE", "MC_SEEDS", "MC_ITERS", "perf_methods"]
 
 ITERS_RIDGE = 200          # iterations per timed call on ridge
 MC_SEEDS = 16              # Monte-Carlo runs per batch
 MC_ITERS = 1000            # iterations per Monte-Carlo run
+
+
+def perf_methods():
+    """Every registered method (the perf rows and asv parameters derive from it)."""
+    from .methods.model import all_methods
+    return list(all_methods())
 
 
 # ----------------------------------------------------------------------------
@@ -78,7 +74,7 @@ MC_ITERS = 1000            # iterations per Monte-Carlo run
 @lru_cache(maxsize=None)
 def ridge_problem(seed=0):
     """The paper's ridge problem (n = 10, d = 80), built once per process."""
-    from ..problems import make
+    from .problems import make
     return make(f"ridge(seed={seed})")
 
 
@@ -99,7 +95,7 @@ def large_lsq(n=100, d=10000, rows=10, seed=0):
     lambda_max(B^{1/2} A A^T B^{1/2}) + lam^2 with B = blockdiag((n^2
     A_i A_i^T + 2 n lam I) / n).
     """
-    from ..problems.base import LSQ, Problem
+    from .problems.base import LSQ, Problem
     n, d, rows = int(n), int(d), int(rows)
     rng = np.random.default_rng(seed)
     N = n * rows
@@ -139,64 +135,54 @@ def large_lsq(n=100, d=10000, rows=10, seed=0):
 
 class EngineCall:
     """Pre-built arguments of one configuration; ``one(seed)`` runs the
-    compiled loop once (K iterations), ``many(seeds)`` the parallel batch."""
+    compiled loop once (K iterations), ``many(seeds)`` the parallel batch.
+    The method's declared example options (``Method.example``) are used
+    unless overridden, so every method runs with its defaults."""
 
     def __init__(self, method, problem, compressor=None, iters=100, stride=None,
                  eps=0.0, **options):
-        import importlib
-        H = importlib.import_module("shiftbench.harness.run")   # the module, not run()
-        from . import registry as R
-        self.info = R.get(method)
-        self.family = self.info.family
-        opts = dict(METHOD_OPTIONS.get(self.info.name, {}))
+        from .harness.run import prepare, run_options
+        from .methods.loopdata import NCOL, problem_data
+        from .methods.model import get
+        m = get(method)
+        opts = dict(m.example)
         opts.update(options)
-        P = H.resolve_problem(problem)
-        self.P = P
         self.iters = int(iters)
         self.stride = int(stride or max(self.iters, 1))
-        has_star = P.x_star is not None
-        xs = P.x_star if has_star else np.zeros(P.d)
-        fs = float(P.f_star) if P.f_star is not None else 0.0
-        kind, A, b, off, sc, lam = P.args()
-        X0 = np.ascontiguousarray(P.x0, dtype=float)
-        stop = H.STOP_METRICS["rel_error" if has_star else "grad_norm_sq"]
-        self.rows = self.iters // self.stride + 2
-        if self.family == "shift":
-            from . import engine as E
-            _, _, params, th, a = H.setup(self.info.name, P, compressor,
-                                          opts.pop("shift_compressor", None), **opts)
-            gs = P.grad_star if P.grad_star is not None else np.zeros((P.n, P.d))
-            self.common = (a["mode"], kind, A, b, off, sc, lam, X0, xs, gs, a["H0"], fs,
-                           has_star, *a["q"], *a["c"], a["has_c"], a["gamma"], a["alpha"],
-                           a["eta"], a["p"], a["lyap_w"], self.iters, self.stride,
-                           float(eps), stop, 0.0, 1e12, a["value_bits"])
-            self.mod, self.extra = E, ()
+        m, P, b, _, ropts = prepare(m, problem, compressor, iters=self.iters,
+                                    stride=self.stride, eps=eps, **opts)
+        self.info, self.P, self.build = m, P, b
+        self.family = m.loop
+        rule, self.rows, X0, _ = run_options(P, ropts)
+        self.pd = problem_data(P, X0)
+        self.rule = rule
+        if m.loop == "shift":
+            from .methods import engine as mod
         else:
-            from . import tpc as T
-            from . import tpc_run
-            _, _, params, th, a = tpc_run.setup(self.info.name, P, compressor,
-                                                opts.pop("compressor2", None), **opts)
-            self.common = (a["mech"], a["inner"], kind, A, b, off, sc, lam, X0, xs, fs,
-                           has_star, *a["c1"], *a["c2"], a["gamma"], a["zeta"], a["p"],
-                           a["ef_outer"], self.iters, self.stride, float(eps), stop, 0.0,
-                           1e12, a["value_bits"])
-            self.mod, self.extra = T, (np.zeros((0, P.d)),)
-        self.params, self.theory, self.nreg = params, th, a["nreg"]
-        self.trace = np.full((self.rows, self.mod.NCOL), np.nan)
+            from .methods import tpc as mod
+        self.mod = mod
+        self.params, self.theory, self.nreg = b.params, b.theory, b.nreg
+        self.trace = np.full((self.rows, NCOL), np.nan)
+        self.ncol = NCOL
+        self.xrec = np.zeros((0, P.d))
+        self.flag = np.zeros(1, np.uint8)
 
     def one(self, seed=0):
         """One compiled run; returns (status, iterations, rows)."""
-        return self.mod.run_one(*self.common, np.uint64(seed), self.nreg, self.trace,
-                                *self.extra)
+        q, c = self.build.programs
+        return self.mod.run_one(self.pd, self.build.config, q, c, self.rule, np.uint64(seed),
+                                self.nreg, self.trace, self.xrec, self.flag)
 
     def many(self, seeds):
         """The parallel Monte-Carlo batch (``run_many``) over ``seeds``."""
+        q, c = self.build.programs
         seeds = np.asarray(seeds, dtype=np.uint64)
-        traces = np.full((seeds.size, self.rows, self.mod.NCOL), np.nan)
+        traces = np.full((seeds.size, self.rows, self.ncol), np.nan)
         st = np.zeros(seeds.size, np.int64)
         its = np.zeros(seeds.size, np.int64)
         nrs = np.zeros(seeds.size, np.int64)
-        self.mod.run_many(*self.common, seeds, self.nreg, traces, st, its, nrs)
+        self.mod.run_many(self.pd, self.build.config, q, c, self.rule, seeds, self.nreg,
+                          traces, st, its, nrs, self.flag)
         return st, its, nrs
 
 
@@ -213,7 +199,7 @@ def numpy_loop(ec, compressor="rand-k(q=0.1)", seed=0):
     if ec.family != "shift":
         return None
     try:
-        from ..naive.methods import dcgd_shift, numpy_compress
+        from .naive.methods import dcgd_shift, numpy_compress
     except ImportError:
         return None
     name = ec.info.name
@@ -273,12 +259,12 @@ def _copy_k(d, k):
 
 def _iteration_entry(method, compressor=None, iters=ITERS_RIDGE, **options):
     def make(_d):
-        from ..harness.run import run as run_api
-        from ..perf import Case
+        from .harness.run import run as run_api
+        from .perf import Case
         P = ridge_problem()
         ec = engine_call(method, P, compressor, iters=iters, **options)
         ec.one()                                                 # compile / warm up
-        opts = dict(METHOD_OPTIONS.get(ec.info.name, {}))
+        opts = dict(ec.info.example)
         opts.update(options)
         return Case(
             kernel=ec.one,
@@ -289,15 +275,15 @@ def _iteration_entry(method, compressor=None, iters=ITERS_RIDGE, **options):
             info={"iters_per_call": iters, "problem": P.name, "problem_n": P.n,
                   "problem_d": P.d, "compressor": ec.params.get("compressor"),
                   "gamma": ec.params.get("gamma")})
-    from ..perf import Entry
+    from .perf import Entry
     return Entry(f"{method}/ridge", make, variant=f"{iters} iters", kind="method",
                  reference_scale=lambda d: 1.0)
 
 
 def _mc_entry(method="diana", compressor="rand-k(q=0.1)", seeds=MC_SEEDS, iters=MC_ITERS):
     def make(_d):
-        from ..harness.run import run as run_api
-        from ..perf import Case
+        from .harness.run import run as run_api
+        from .perf import Case
         P = ridge_problem()
         ec = engine_call(method, P, compressor, iters=iters)
         ec.one()
@@ -316,25 +302,21 @@ def _mc_entry(method="diana", compressor="rand-k(q=0.1)", seeds=MC_SEEDS, iters=
                                         stride=iters, seeds=range(seeds)),
                     reference=ref if loop is not None else None,
                     reference_cost=per_loop * seeds, info=info)
-    from ..perf import Entry
+    from .perf import Entry
     return Entry(f"monte-carlo {method}/ridge", make, variant=f"{seeds} seeds x {iters} iters",
                  kind="method", reference_scale=lambda d: 1.0)
 
 
-#: 3PC-family rows in the perf report (every Algorithm 1 method is included)
-PERF_TPC = ("ef", "ef21", "lag", "clag", "3pcv2", "3pcv4", "3pcv5", "marina")
-
-
 def _perf_modules():
     """The perf module whose ``ENTRIES`` the report reads."""
-    from .. import perf
+    from . import perf
     return [perf]
 
 
 def _register():
+    names = perf_methods()
     mine = [_iteration_entry("diana", "rand-k(q=0.1)")]
-    mine += [_iteration_entry(m) for m in SHIFT_METHODS if m != "diana"]
-    mine += [_iteration_entry(m) for m in PERF_TPC]
+    mine += [_iteration_entry(m) for m in names if m != "diana"]
     mine.append(_mc_entry())
     for mod in _perf_modules():
         have = {e.name for e in mod.ENTRIES}

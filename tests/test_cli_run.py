@@ -57,23 +57,105 @@ def test_run_monte_carlo(capsys):
     assert s["runs"] == 4 and s["status"] == {"max_iter": 4}
 
 
+def _frame(path):
+    from shiftbench.store import Store
+    return Store(str(path)).frame()
+
+
 def test_sweep_resumes(tmp_path, capsys):
-    out = tmp_path / "sweep.csv"
+    import sqlite3
+    out = tmp_path / "sweep.db"
     argv = ["sweep", "--methods", "diana,rand-diana", "--compressors",
             "rand-k(q=0.1)|natural", "--seeds", "0-1", "--iters", "50", "--out", str(out),
-            "--traces", str(tmp_path / "tr")]
+            "--traces"]
     assert main(argv) == 0
-    df = pd.read_csv(out)
+    df = _frame(out)
     assert len(df) == 8 and df["key"].is_unique
-    assert len(os.listdir(tmp_path / "tr")) == 8
-    # a second run finds everything done and changes nothing
-    before = out.read_text()
+    assert len(os.listdir(str(out) + ".traces")) == 8
+    # a second run finds everything done and records nothing
     assert main(argv) == 0
-    assert out.read_text() == before
-    # an interrupted sweep: drop two rows, re-run, they come back
-    df.iloc[:6].to_csv(out, index=False)
+    assert len(_frame(out)) == 8
+    # runs that never finished (rows missing): a re-run records exactly those
+    con = sqlite3.connect(str(out))
+    tables = [r[0] for r in con.execute("select name from sqlite_master where type='table'")]
+    runs_table = [t for t in tables if "run" in t.lower()][0]
+    con.execute(f"delete from {runs_table} where key in (?, ?)", tuple(df["key"].iloc[:2]))
+    con.commit()
+    con.close()
+    assert len(_frame(out)) == 6
     assert main(argv) == 0
-    assert len(pd.read_csv(out)) == 8
+    df2 = _frame(out)
+    assert len(df2) == 8 and set(df2["key"]) == set(df["key"])
+
+
+def test_sweep_key_includes_every_option(tmp_path):
+    """Another --zeta into the same store runs again (it is another configuration)."""
+    out = tmp_path / "z.db"
+    base = ["sweep", "--methods", "clag", "--compressors", "top-k(k=2)", "--seeds", "0",
+            "--iters", "20", "--out", str(out)]
+    assert main(base + ["--zeta", "1"]) == 0
+    assert main(base + ["--zeta", "2"]) == 0
+    assert main(base + ["--zeta", "2"]) == 0            # already there: nothing new
+    df = _frame(out)
+    assert len(df) == 2 and sorted(df["zeta"]) == [1.0, 2.0]
+
+
+def test_sweep_grid_over_method_options(tmp_path, capsys):
+    out = tmp_path / "g.db"
+    rc = main(["sweep", "--methods", "rand-diana", "--compressors", "rand-k(q=0.1)",
+               "--grid", "M=1x,2x; p=0.1,0.2", "--seeds", "0-1", "--iters", "30",
+               "--out", str(out)])
+    assert rc == 0
+    df = _frame(out)
+    assert len(df) == 8
+    assert sorted(set(df["opt_M"])) == ["1x", "2x"]
+    # M relative to the theory: 2x doubles the resolved M at the same p
+    for p in (0.1, 0.2):
+        sub = df[df["opt_p"] == p]
+        m1 = sub[sub["opt_M"] == "1x"]["M"].iloc[0]
+        m2 = sub[sub["opt_M"] == "2x"]["M"].iloc[0]
+        assert m2 == pytest.approx(2 * m1)
+    summary = capsys.readouterr().out
+    assert "iters_median" in summary and "opt_M" in summary
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--methods", ",,"], "names no method"),
+    (["--methods", "diana", "--seeds", "5-1"], "empty"),
+    (["--methods", "diana", "--compressors", "rand-k(q=0.1)|"], "empty spec"),
+    (["--methods", "diana", "--zeta", "1"], "no method of the sweep takes zeta"),
+    (["--methods", "diana", "--grid", "frob=1"], "unknown option"),
+    (["--methods", "diana", "--gamma", "1,2"], "one number"),
+    (["--methods", "diana", "--seeds", "1-2-3"], "not a range"),
+])
+def test_sweep_bad_input_is_one_line(tmp_path, capsys, extra, needle):
+    rc = main(["sweep", "--out", str(tmp_path / "x.db"), "--iters", "5"] + extra)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and needle in err, err
+
+
+def test_sweep_refuses_a_non_store_file(tmp_path, capsys):
+    f = tmp_path / "old.csv"
+    f.write_text("key,method\nabc,diana\n")
+    rc = main(["sweep", "--methods", "diana", "--iters", "5", "--out", str(f)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert f.read_text() == "key,method\nabc,diana\n"
+
+
+def test_concurrent_sweeps_lose_nothing(tmp_path):
+    """Two processes, overlapping seed shards, one store: exactly the union."""
+    out = tmp_path / "c.db"
+    cmd = [sys.executable, "-m", "shiftbench", "sweep", "--methods", "diana", "--compressors",
+           "rand-k(q=0.1)", "--iters", "20", "--out", str(out)]
+    procs = [subprocess.Popen(cmd + ["--seeds", s], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+             for s in ("0-5", "3-9")]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    df = _frame(out)
+    assert df["key"].is_unique and sorted(df["seed"]) == list(range(10))
 
 
 def test_module_entry_point():
@@ -84,9 +166,35 @@ def test_module_entry_point():
 
 def test_sweep_passes_each_method_only_its_options(tmp_path):
     """--zeta reaches lag/clag only; lag (no compressor) runs once per seed."""
-    out = tmp_path / "s.csv"
+    out = tmp_path / "s.db"
     rc = main(["sweep", "--methods", "lag,clag,ef21", "--compressors", "top-k(k=2)|top-k(k=4)",
                "--seeds", "0", "--iters", "30", "--zeta", "2", "--out", str(out)])
     assert rc == 0
-    df = pd.read_csv(out)
+    df = _frame(out)
     assert sorted(df["method"].value_counts().items()) == [("clag", 2), ("ef21", 2), ("lag", 1)]
+
+
+def test_runs_beyond_memory_is_one_line(capsys):
+    rc = main(["run", "--method", "diana", "--runs", "10000000", "--iters", "100000"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "GiB" in err
+
+
+def test_ctrl_c_keeps_the_partial_trace(tmp_path):
+    """SIGINT to a long run: exit 130 within seconds, one line, partial trace kept."""
+    import signal
+    import time
+    out = tmp_path / "t.csv"
+    p = subprocess.Popen([sys.executable, "-m", "shiftbench", "run", "--method", "diana",
+                          "--iters", "1000000000000", "--eps", "0", "--stride", "100000",
+                          "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(6.0)                      # import + cached compile, then the loop runs
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert time.monotonic() - t0 < 5.0
+    assert p.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1 and "interrupted" in err
+    tr = read_trace(out)
+    assert tr.attrs["status"] == "interrupted" and tr["iteration"].iloc[-1] > 0

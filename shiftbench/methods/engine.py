@@ -94,6 +94,19 @@ def stop_status(fval, gn, dist, has_star, dist0, g0, explode, stop_metric, eps, 
 
 
 @njit(cache=True, inline="always")
+def mean_rows(H, out):
+    """out = (1/n) sum_i H[i] (the master's average over workers)."""
+    n, d = H.shape
+    for k in range(d):
+        out[k] = 0.0
+    for i in range(n):
+        for k in range(d):
+            out[k] += H[i, k]
+    for k in range(d):
+        out[k] /= n
+
+
+@njit(cache=True, inline="always")
 def bits_stats(bits, vbits):
     """(mean, max) uplink bits and mean values-only bits over workers."""
     nb = bits.size
@@ -178,11 +191,7 @@ def run_one(pd, cfg, q, c, stop_rule, seed, nreg, trace, xrec, flag):
             local_grad(kind, A, b, off, scale, lam, i, x, H[i])
             bits[i] += vb * d
             vbits[i] += vb * d
-    for i in range(n):
-        for k in range(d):
-            hbar[k] += H[i, k]
-    for k in range(d):
-        hbar[k] /= n
+    mean_rows(H, hbar)
     dist0 = _sqdist(x, x_star) if has_star else 1.0
     if dist0 == 0.0:
         dist0 = 1.0
@@ -300,13 +309,7 @@ def run_one(pd, cfg, q, c, stop_rule, seed, nreg, trace, xrec, flag):
         for k in range(d):
             x[k] -= gamma * (hbar[k] + acc[k] / n)
         if mode == DIANA or mode == STAR or mode == RAND:
-            for k in range(d):
-                hbar[k] = 0.0
-            for i in range(n):
-                for k in range(d):
-                    hbar[k] += H[i, k]
-            for k in range(d):
-                hbar[k] /= n
+            mean_rows(H, hbar)
     return status, it, row
 
 

@@ -79,7 +79,7 @@ from .. import _rng
 from .._clock import cycles
 from ..compressors.kernels import apply_program
 from ..problems.base import local_grad
-from .engine import (stop_status, bits_stats, write_row, COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
+from .engine import (stop_status, bits_stats, write_row, mean_rows, COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
                      INTERRUPTED, STOP_REL_ERR, STOP_GRAD, STOP_FGAP, C_IT, C_DIST, C_REL, C_FGAP,
                      C_GRAD, C_BITS, C_BITSMAX, C_VBITS, C_DOWN, C_SHIFT, C_CYC, C_F)
 
@@ -315,13 +315,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
                 H[i, k] = G2[cur, i, k]
             bits[i] += vb * d
             vbits[i] += vb * d
-        for k in range(d):
-            gbar[k] = 0.0
-        for i in range(n):
-            for k in range(d):
-                gbar[k] += H[i, k]
-        for k in range(d):
-            gbar[k] /= n
+        mean_rows(H, gbar)
     dist0 = _sqdist(x, x_star) if has_star else 1.0
     if dist0 == 0.0:
         dist0 = 1.0
@@ -423,13 +417,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
                                    bvec, t1, t2)
                 bits[i] += a
                 vbits[i] += bb
-            for k in range(d):
-                gbar[k] = 0.0
-            for i in range(n):
-                for k in range(d):
-                    gbar[k] += H[i, k]
-            for k in range(d):
-                gbar[k] /= n
+            mean_rows(H, gbar)
         cur = nxt
     return status, it, row
 

@@ -13,7 +13,7 @@ row).  ``track_*`` record iterations and bits to eps = 1e-6 on fixed seeds
 (an algorithmic regression shows up there, not in the timings);
 ``timeraw_*`` cold import + first compilation; ``peakmem_*`` large runs.
 
-Problems: ``ridge`` (seed 001 §4: n = 10, d = 80) and ``large``
+Problems: ``ridge`` (Shulgin & Richtárik, UAI 2022, §4: n = 10, d = 80) and ``large``
 (:func:`shiftbench.perf_methods.large_lsq`: n = 100 workers of 10
 rows, d = 10^4, exact constants from Gram matrices).
 """

@@ -73,7 +73,7 @@ def test_matches_numpy_reference(small, method, c1, c2, kw):
 
 def test_literal_ef_form_is_standard_ef_with_squared_step(small):
     """For a positively homogeneous C (Top-K), the poster's literal EF update
-    x -= eta mean C(e + eta g) equals SPEC §4's EF with step eta^2."""
+    x -= eta mean C(e + eta g) equals standard EF (Karimireddy et al.) with step eta^2."""
     a = H.run("ef", small, "top-k(k=2)", gamma=0.3, ef_form="literal", iters=40,
                     eps=0.0, stride=1, record_x=True)
     b = H.run("ef", small, "top-k(k=2)", gamma=0.09, iters=40, eps=0.0, stride=1,
@@ -93,10 +93,10 @@ def test_run_many_equals_single_runs(small):
                                       one.trace["bits_per_worker"].to_numpy())
 
 
-# ---------------------------------------------------------------- seed 004
+# ------------------------------------------- Beznosikov et al.: Top-1 example
 @pytest.mark.parametrize("eta", [0.02, 0.1])
 def test_divergence3_top1_closed_form(div3, eta):
-    """x^k = (1 + 11 eta/6)^k x^0 for distributed CGD with Top-1 (seed 004),
+    """x^k = (1 + 11 eta/6)^k x^0 for distributed CGD with Top-1 (Beznosikov et al.),
     in this module's loop, in the NumPy reference and in the engine's dcgd."""
     k = 40
     r = H.run("dcgd", div3, "top-k(k=1)", gamma=eta, iters=k, eps=0.0, stride=1,

@@ -8,15 +8,15 @@ method is an integer ``mech`` (like the modes of :mod:`.engine`).  With
 mech        update (sources)
 ==========  =================================================================
 CGD         single node (n = 1 semantics, on the full gradient):
-            x^{t+1} = x^t - gamma C(grad f(x^t))                    (seed 004)
+            x^{t+1} = x^t - gamma C(grad f(x^t))      (Beznosikov et al.)
 DCGD        distributed CGD with any compressor, h_i = 0 (internal: the
             registered ``dcgd`` is Algorithm 1's engine):
-            x^{t+1} = x^t - gamma (1/n) sum_i C_i(g_i^t)            (seed 004)
+            x^{t+1} = x^t - gamma (1/n) sum_i C_i(g_i^t)  (Beznosikov et al.)
 EF          error feedback:  v_i = e_i + gamma g_i^t, c_i = C(v_i),
             x^{t+1} = x^t - s (1/n) sum_i c_i,  e_i <- v_i - c_i,
-            s = 1 (SPEC §4/§5; Karimireddy et al. 2019) or s = gamma (the
-            seed 004 poster's literal display, ``ef_outer = gamma``)
-EF21..      the 3PC method (SPEC §5, reconstructed from the 3PC paper):
+            s = 1 (Karimireddy et al. 2019; the 3PC paper) or s = gamma (the
+            literal display of Beznosikov et al., ``ef_outer = gamma``)
+EF21..      the 3PC method (Richtárik et al., 3PC, ICML 2022, Algorithm 1):
 MARINA      x^{t+1} = x^t - gamma g^t,  g^t = (1/n) sum_i g_i^t,
             g_i^{t+1} = C_{g_i^t, grad f_i(x^t)}(grad f_i(x^{t+1})),
             g_i^0 = grad f_i(x^0) (a full round, counted in the bits)
@@ -59,11 +59,11 @@ xoroshiro128+ stream (seed, i), the master (MARINA's coin) from stream
 References
 ----------
 A. Beznosikov, S. Horvath, P. Richtarik, M. Safaryan, "On biased compression
-for distributed learning" (seed 004: CGD, the Top-1 divergence example,
+for distributed learning" (CGD, the Top-1 divergence example,
 error feedback).  P. Richtarik, I. Sokolov, I. Fatkhullin, E. Gasanov, Z. Li,
 E. Gorbunov, "3PC: three point compressors for communication-efficient
 distributed training and a better theory for lazy aggregation", ICML 2022
-(seed 003).  P. Richtarik, I. Sokolov, I. Fatkhullin, "EF21: a new, simpler,
+P. Richtarik, I. Sokolov, I. Fatkhullin, "EF21: a new, simpler,
 theoretically better, and practically faster error feedback", NeurIPS 2021.
 E. Gorbunov, K. Burlachenko, Z. Li, P. Richtarik, "MARINA: faster
 non-convex distributed learning with compression", ICML 2021.

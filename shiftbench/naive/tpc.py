@@ -1,7 +1,7 @@
 """Plain NumPy references of CGD, error feedback and the 3PC methods.
 
 Written for clarity, not speed: one Python loop over iterations and
-workers, the three point compressors written out case by case from SPEC §5.
+workers, the three point compressors written out case by case from Richtárik et al., 3PC (ICML 2022).
 Tests compare the compiled loop (:mod:`shiftbench.methods.tpc`) with these
 iterate by iterate.  The compressors themselves are applied through
 ``compress(which, i, v, rng)`` -- by default the compiled kernels driven by
@@ -31,7 +31,7 @@ def compiled_compress(C1, C2=None):
 
 def three_point(mech, h, y, x, compress, i, rng, *, zeta=0.0, p=1.0, coin=None, inner="ef21",
                 vb=32):
-    """C_{h,y}(x) of SPEC §5 in NumPy; returns (value, bits, values_bits).
+    """C_{h,y}(x) of the 3PC paper in NumPy; returns (value, bits, values_bits).
 
     ``compress(which, i, v, rng)`` applies C (which = 1) or the second
     compressor Q / C_2 (which = 2).  ``coin`` is MARINA's shared draw.

@@ -79,6 +79,11 @@ class Dataset:
         return self.X.shape
 
 
+class DataFileNotFoundError(FileNotFoundError, ValueError):
+    """A data file that does not exist: a ``FileNotFoundError`` that is also a
+    ``ValueError``, so that every bad problem spec is a ``ValueError``."""
+
+
 def data_dirs():
     """Folders searched for a data set given by a bare name, in order."""
     dirs = []
@@ -96,7 +101,8 @@ def resolve_path(path) -> Path:
     Raises
     ------
     FileNotFoundError
-        One line naming the path and the folders searched.
+        One line naming the path and the folders searched (a
+        :class:`DataFileNotFoundError`, also a ``ValueError``).
     """
     p = Path(os.path.expandvars(str(path))).expanduser()
     if p.is_file():
@@ -111,7 +117,7 @@ def resolve_path(path) -> Path:
                 if q.is_file():
                     return q.resolve()
     where = ", ".join(str(d) for d in data_dirs())
-    raise FileNotFoundError(f"{path}: no such LIBSVM file (bare names are also "
+    raise DataFileNotFoundError(f"{path}: no such LIBSVM file (bare names are also "
                             f"looked up in: {where}; set SHIFTBENCH_DATA to add folders)")
 
 

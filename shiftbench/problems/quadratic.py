@@ -46,6 +46,39 @@ def lsq_hessians(A, offsets, scale, lam):
     return H
 
 
+def _lsq_constants(A, b, offsets, scale, lam, n, d):
+    """L, mu, L_i, L_plus, x*, f*, grad f_i(x*) of LSQ data (see lsq_problem)."""
+    Hs = lsq_hessians(A, offsets, scale, lam)
+    H = Hs.mean(axis=0)
+    H = 0.5 * (H + H.T)
+    ev = np.linalg.eigvalsh(H)
+    L, mu = float(ev[-1]), float(max(ev[0], 0.0))
+    L_i = np.array([np.linalg.eigvalsh(0.5 * (h + h.T))[-1] for h in Hs])
+    H2 = np.zeros((d, d))
+    for h in Hs:
+        H2 += h.T @ h                                   # = H_i^2 (symmetric; BLAS syrk)
+    L_plus = math.sqrt(max(np.linalg.eigvalsh(H2 / n)[-1], 0.0))
+    del H2
+    r = np.zeros((n, d))
+    for i in range(n):
+        sl = slice(offsets[i], offsets[i + 1])
+        r[i] = scale[i] * (A[sl].T @ b[sl])
+    rhs = r.mean(axis=0)
+    if mu > 0:
+        xs = np.linalg.solve(H, rhs)
+        xs += np.linalg.solve(H, rhs - H @ xs)         # one refinement step
+    else:
+        xs = np.linalg.lstsq(H, rhs, rcond=None)[0]
+    gs = Hs @ xs - r
+    fs = 0.0
+    for i in range(n):
+        sl = slice(offsets[i], offsets[i + 1])
+        res = A[sl] @ xs - b[sl]
+        fs += 0.5 * scale[i] * float(res @ res)
+    fs = fs / n + 0.5 * lam * float(xs @ xs)
+    return L, mu, L_i, L_plus, xs, fs, gs
+
+
 def lsq_problem(name, A, b, offsets, scale, lam, x0, meta=None):
     """Wrap least-squares data into a :class:`Problem` with exact constants.
 
@@ -97,34 +130,16 @@ def lsq_problem(name, A, b, offsets, scale, lam, x0, meta=None):
         raise ValueError(f"{name}: lam must be a finite number >= 0, got {lam!r}")
     memory.check(memory.F8 * (2.0 * n * d * d + 4.0 * d * d + 2.0 * n * d),
                  f"n = {n} local {d} x {d} Hessians", name)
-    Hs = lsq_hessians(A, offsets, scale, lam)
-    H = Hs.mean(axis=0)
-    H = 0.5 * (H + H.T)
-    ev = np.linalg.eigvalsh(H)
-    L, mu = float(ev[-1]), float(max(ev[0], 0.0))
-    L_i = np.array([np.linalg.eigvalsh(0.5 * (h + h.T))[-1] for h in Hs])
-    H2 = np.zeros((d, d))
-    for h in Hs:
-        H2 += h.T @ h                                   # = H_i^2 (symmetric; BLAS syrk)
-    L_plus = math.sqrt(max(np.linalg.eigvalsh(H2 / n)[-1], 0.0))
-    del H2
-    r = np.zeros((n, d))
-    for i in range(n):
-        sl = slice(offsets[i], offsets[i + 1])
-        r[i] = scale[i] * (A[sl].T @ b[sl])
-    rhs = r.mean(axis=0)
-    if mu > 0:
-        xs = np.linalg.solve(H, rhs)
-        xs += np.linalg.solve(H, rhs - H @ xs)         # one refinement step
-    else:
-        xs = np.linalg.lstsq(H, rhs, rcond=None)[0]
-    gs = Hs @ xs - r
-    fs = 0.0
-    for i in range(n):
-        sl = slice(offsets[i], offsets[i + 1])
-        res = A[sl] @ xs - b[sl]
-        fs += 0.5 * scale[i] * float(res @ res)
-    fs = fs / n + 0.5 * lam * float(xs @ xs)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = _lsq_constants(A, b, offsets, scale, lam, n, d)
+    except (np.linalg.LinAlgError, ValueError) as e:
+        raise ValueError(f"{name}: the constants cannot be computed ({e}); the data "
+                         f"are too large or ill-conditioned for float64") from None
+    L, mu, L_i, L_plus, xs, fs, gs = out
+    if not all(np.all(np.isfinite(v)) for v in (L, mu, L_i, L_plus, xs, fs, gs)):
+        raise ValueError(f"{name}: the constants overflow float64 (L = {L:g}); use data "
+                         f"of a smaller magnitude")
     m = dict(meta or {})
     m.setdefault("L_plus", "exact: sqrt(lambda_max((1/n) sum H_i^2))")
     return Problem(name=name, kind=LSQ, A=A, b=b, offsets=offsets, scale=scale,
@@ -302,8 +317,12 @@ def quadratic(kappa=10.0, n=10, d=20, hetero=0.0, interp=0, seed=0, L=1.0,
         z = z / nz if nz > 0 else z
         c = c0 + hetero * z
     b = np.empty(n * d)
-    for i in range(n):
-        b[i * d:(i + 1) * d] = A[i * d:(i + 1) * d] @ c[i]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(n):
+            b[i * d:(i + 1) * d] = A[i * d:(i + 1) * d] @ c[i]
+    if not np.all(np.isfinite(b)):
+        raise ValueError(f"{where}: hetero={hetero:g} with L={L:g} overflows float64; "
+                         f"use a smaller hetero or L")
     offsets = np.arange(n + 1, dtype=np.int64) * d
     u = r_x.standard_normal(d)
     u /= np.linalg.norm(u)

@@ -23,4 +23,12 @@ def problem(spec, **overrides):
     return make(spec, **overrides)
 
 
-__all__ += ["run", "problem"]
+def problem_from_arrays(A, y, loss="squared", n=1, lam=0.0, split="drop", x0=None,
+                        name=None):
+    """A problem from your own data with exact constants; see
+    :func:`shiftbench.problems.arrays.problem_from_arrays`."""
+    from .problems import problem_from_arrays as _pfa
+    return _pfa(A, y, loss=loss, n=n, lam=lam, split=split, x0=x0, name=name)
+
+
+__all__ += ["run", "problem", "problem_from_arrays"]

@@ -14,6 +14,7 @@ COMMANDS = {
     "run": ("shiftbench.harness.cli", "run_main", "run one experiment and write its trace"),
     "sweep": ("shiftbench.harness.cli", "sweep_main", "run a grid of experiments (resumable)"),
     "problems": ("shiftbench.problems.cli", "main", "list the problems and their constants"),
+    "results": ("shiftbench.store", "main", "export a results store (one row per finished run) as CSV or parquet"),
 }
 
 

@@ -429,3 +429,273 @@ def test_dispatcher_routes_problems(capsys):
     from shiftbench.__main__ import main
     assert main(["problems", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)
+
+
+# ----------------------------------------------------------------------------
+# users' own problems: problem_from_arrays with every split
+
+from shiftbench.problems import problem_from_arrays, spec_with  # noqa: E402
+from shiftbench.problems.quadratic import lsq_problem  # noqa: E402
+
+
+def _arrays(N=23, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((N, d))
+    return A, A @ rng.standard_normal(d) + 0.3 * rng.standard_normal(N), \
+        np.where(rng.random(N) < 0.5, 1.0, -1.0)
+
+
+@pytest.mark.parametrize("split", ["drop", "last", "balanced"])
+@pytest.mark.parametrize("loss", ["squared", "logistic", "logistic-nc"])
+def test_problem_from_arrays_splits(split, loss):
+    import shiftbench as sb
+    N, n = 23, 5                                                 # remainder 3
+    A, y_reg, y_lab = _arrays(N)
+    y = y_reg if loss == "squared" else y_lab
+    p = sb.problem_from_arrays(A, y, loss=loss, n=n, lam=0.1, split=split)
+    sizes = ref.split_sizes(N, n, split)
+    assert np.diff(p.offsets).tolist() == sizes
+    assert p.meta["dropped_rows"] == (3 if split == "drop" else 0)
+    kept = sum(sizes)
+    assert np.array_equal(p.A, A[:kept]) and np.array_equal(p.b, y[:kept])
+    assert np.allclose(p.scale, 1.0 / np.array(sizes))
+    c = ref.constants(p)                                         # dense eigen-solves
+    assert p.L == pytest.approx(c["L"], rel=1e-12)
+    assert np.allclose(p.L_i, c["L_i"], rtol=1e-12)
+    assert p.mu == pytest.approx(c["mu"], rel=1e-10, abs=1e-14)
+    assert p.L_plus == pytest.approx(c["L_plus"], rel=1e-12)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        x = rng.standard_normal(A.shape[1])
+        for i in range(n):                                       # unequal blocks
+            assert np.allclose(p.grad_i(i, x), ref.grad_i(p, i, x), rtol=1e-12, atol=1e-13)
+            assert p.f_i(i, x) == pytest.approx(ref.f_i(p, i, x), rel=1e-12)
+        assert np.allclose(p.grad(x), ref.grad(p, x), rtol=1e-12, atol=1e-13)
+    # f_i is the mean loss over worker i's own rows, straight from NumPy
+    x = rng.standard_normal(A.shape[1])
+    lo, hi = p.offsets[-2], p.offsets[-1]
+    t = A[lo:hi] @ x
+    data = (0.5 * np.mean((t - y[lo:hi]) ** 2) if loss == "squared"
+            else np.mean(np.logaddexp(0.0, -y[lo:hi] * t)))
+    reg = 0.1 * np.sum(x * x / (1 + x * x)) if loss == "logistic-nc" else 0.05 * x @ x
+    assert p.f_i(n - 1, x) == pytest.approx(data + reg, rel=1e-12)
+    if loss == "squared":
+        assert np.allclose(p.x_star, ref.x_star_lsq(p), rtol=1e-10, atol=1e-12)
+    if loss != "logistic-nc":
+        assert np.linalg.norm(p.grad(p.x_star)) < 1e-12
+        assert np.allclose(p.grad_star.sum(axis=0), 0, atol=1e-11)
+    else:
+        assert p.x_star is None and p.mu == 0
+
+
+def test_problem_from_arrays_balanced_sizes_differ_by_one():
+    A, y, _ = _arrays(N=103, d=3)
+    p = problem_from_arrays(A, y, n=10, split="balanced")
+    s = np.diff(p.offsets)
+    assert s.sum() == 103 and s.max() - s.min() == 1
+    q = problem_from_arrays(A, y, n=10, split="last")
+    assert np.diff(q.offsets).tolist() == [10] * 9 + [13]
+    r = problem_from_arrays(A, y, n=10)                          # default: drop
+    assert r.offsets[-1] == 100 and r.meta["dropped_rows"] == 3
+
+
+@pytest.mark.parametrize("kw,msg", [
+    (dict(loss="hinge"), "loss='hinge'; allowed: squared, logistic, logistic-nc"),
+    (dict(split="even"), "split='even'; allowed: drop, last, balanced"),
+    (dict(n=0), "n .workers. must be an integer >= 1"),
+    (dict(n=2.5), "n .workers. must be an integer"),
+    (dict(n=30), "23 rows cannot give n = 30"),
+    (dict(lam=-1), "lam must be a finite number >= 0"),
+    (dict(lam=float("nan")), "lam must be a finite number >= 0"),
+    (dict(loss="logistic"), "labels must be -1 or \\+1"),
+    (dict(x0=[1.0]), "x0 must be 4 finite numbers"),
+])
+def test_problem_from_arrays_errors(kw, msg):
+    A, y, _ = _arrays()
+    with pytest.raises(ValueError, match=msg) as e:
+        problem_from_arrays(A, y, **kw)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nonfinite_data_is_a_one_line_error(bad):
+    A, y, _ = _arrays()
+    A[3, 1] = bad
+    with pytest.raises(ValueError, match="A contains NaN or infinite") as e:
+        problem_from_arrays(A, y, n=2)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match="A has 1 NaN or infinite entry"):
+        lsq_problem("mine", A, y, np.array([0, 23]), np.ones(1), 0.0, np.zeros(4))
+    A, y, _ = _arrays()
+    y[0] = bad
+    with pytest.raises(ValueError, match="b has 1 NaN or infinite entry"):
+        lsq_problem("mine", A, y, np.array([0, 23]), np.ones(1), 0.0, np.zeros(4))
+    with pytest.raises(ValueError, match="y contains NaN"):
+        problem_from_arrays(A, y)
+
+
+def test_problem_from_arrays_sparse_and_lists():
+    sp = pytest.importorskip("scipy.sparse")
+    A, y, _ = _arrays()
+    p = problem_from_arrays(sp.csr_matrix(A), list(y), n=3)
+    q = problem_from_arrays(A.tolist(), y, n=3)
+    assert np.array_equal(p.A, q.A) and p.L == q.L
+
+
+# ----------------------------------------------------------------------------
+# quadratic at large d: O(n d^3), not O(n d^4)
+
+def test_quadratic_roots_match_the_definition():
+    from shiftbench.problems.quadratic import _local_roots, _mixers, _orthogonal
+    rng = np.random.default_rng(0)
+    n, d, t = 3, 6, 0.4
+    Q = _orthogonal(rng, d)
+    Hh = (Q * np.sqrt(np.linspace(0.1, 1, d))) @ Q.T
+    P, w = _mixers(rng, n, d, Q[:, -1])
+    A = _local_roots(Hh, P, w, t)
+    for i in range(n):
+        Ai = A[i * d:(i + 1) * d]
+        M = (1 - t) * np.eye(d) + t * (P * w[i]) @ P.T
+        assert np.allclose(Ai.T @ Ai, Hh @ M @ Hh, atol=1e-13)
+
+
+def test_quadratic_large_d_exact_constants():
+    p = quadratic(kappa=100, n=3, d=300, hetero=1, seed=1)      # was O(n d^4)
+    assert p.L == pytest.approx(1.0, rel=1e-12) and p.kappa == pytest.approx(100, rel=1e-10)
+    assert np.linalg.norm(p.grad(p.x_star)) < 1e-10
+
+
+def test_quadratic_huge_d_is_a_memory_error():
+    with pytest.raises(ValueError, match=r"quadratic\(d=100000000\).*needs .* of memory, "
+                                         r"but only .* is available") as e:
+        make("quadratic(d=1e8)")
+    assert "\n" not in str(e.value)
+
+
+def test_memory_limit_env(monkeypatch):
+    monkeypatch.setenv("SHIFTBENCH_MEMORY_LIMIT", "1e5")
+    with pytest.raises(ValueError, match="needs .* of memory, but only 97.7 KiB"):
+        quadratic(d=40, n=2)
+    with pytest.raises(ValueError, match="synthetic data 1000 x 20 needs"):
+        make("logreg(synthetic=1)")
+    monkeypatch.setenv("SHIFTBENCH_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValueError, match="SHIFTBENCH_MEMORY_LIMIT='lots' is not a number"):
+        quadratic(d=4)
+
+
+# ----------------------------------------------------------------------------
+# spec ranges, choices, quoting
+
+@pytest.mark.parametrize("spec,msg", [
+    ("quadratic(seed=-1)", r"seed must be an integer in \[0, 2\^63\)"),
+    ("quadratic(seed=1e20)", r"seed must be an integer in \[0, 2\^63\)"),
+    ("ridge(seed=4294967296)", r"seed must be an integer in \[0, 2\^32\)"),
+    ("quadratic(n=0)", r"n must be an integer in \[1, 2\^31\)"),
+    ("quadratic(kappa=0.5)", r"kappa must be a finite number in \[1, inf\)"),
+    ("quadratic(kappa=inf)", r"kappa must be a finite number"),
+    ("quadratic(kappa=nan)", r"kappa must be a number in \[1, inf\)"),
+    ("quadratic(L=0)", r"L must be a finite number in \(0, inf\)"),
+    ("quadratic(lmax_ratio=0.5)", r"lmax_ratio must be a finite number in \[1, inf\)"),
+    ("logreg(lam=-0.1, synthetic=1)", r"lam must be a finite number in \[0, inf\)"),
+    ("logreg(split=even, synthetic=1)", "split='even'; allowed: drop, last, balanced"),
+    ("logreg(zero_based=2)", "zero_based must be 0 or 1"),
+    ("divergence3(t=inf)", "t must be a finite number"),
+    ("quadratic(hetero=1e308, d=3)", "overflows float64"),
+    ("quadratic(L=1e308, d=3)", "float64"),
+])
+def test_spec_ranges(spec, msg):
+    with pytest.raises(ValueError, match=msg) as e:
+        make(spec)
+    assert "\n" not in str(e.value)
+
+
+def test_ranges_are_listed():
+    rows = {r["name"]: r for r in list_problems()}
+    assert rows["quadratic"]["params"]["seed"]["range"] == "[0, 2^63)"
+    assert rows["quadratic"]["params"]["L"]["range"] == "(0, inf)"
+    assert rows["logreg"]["params"]["split"]["range"] == "drop | last | balanced"
+
+
+def test_split_spec_option():
+    p = make("logreg(synthetic=1, N=103, d=3, n=10, split=balanced)")
+    assert np.diff(p.offsets).max() == 11 and p.offsets[-1] == 103
+    assert p.name == "logreg(n=10, synthetic=1, N=103, d=3, split=balanced)"
+    q = make(p.name)
+    assert np.array_equal(p.offsets, q.offsets)
+    r = make("logreg(synthetic=1, N=103, d=3, n=10, split=last)")
+    assert np.diff(r.offsets)[-1] == 13
+
+
+def test_names_round_trip_floats_exactly():
+    p = make("quadratic(kappa=12.345678901, d=3, n=2)")
+    assert p.name == "quadratic(kappa=12.345678901, n=2, d=3)"
+    assert make(p.name).L_i.tolist() == p.L_i.tolist()
+
+
+def test_quoted_data_paths(tmp_path):
+    d = tmp_path / "my data, v2 (copy)"
+    d.mkdir()
+    f = d / "it's here.txt"
+    f.write_text("".join(f"{1 if j % 2 else -1} 1:{j % 3 + 0.5} 2:{(j * 7) % 5 - 2}\n"
+                         for j in range(20)))
+    dq = tmp_path / 'both"quote\'s.txt'
+    dq.write_text(f.read_text())
+    a = make(f'logreg(data="{f}", n=2)')
+    assert a.d == 2 and a.n == 2
+    g = tmp_path / "my data, v2.txt"
+    g.write_text(f.read_text())
+    b = make(f"logreg(data='{g}', n=2)")
+    c = make("logreg(n=2)", data=str(g))                         # passed apart
+    c2 = make("logreg(n=2)", data=g)                             # a Path works too
+    assert np.array_equal(b.A, c.A) and np.array_equal(c.A, c2.A)
+    s = spec_with("logreg-nc(lam=0.1)", data=str(g))
+    assert s == f"logreg-nc(data='{g}', lam=0.1)"
+    assert parse(s)[1]["data"] == str(g)
+    s2 = spec_with("logreg(n=2)", data=str(f))                   # has a ' -> "..."
+    assert parse(s2)[1]["data"] == str(f) and make(s2).d == 2
+    assert make("logreg(n=2)", data=str(dq)).d == 2              # any path as a keyword
+    with pytest.raises(ValueError, match="both quote characters"):
+        spec_with("logreg(n=2)", data=str(dq))
+
+
+def test_missing_data_file_is_a_value_error():
+    with pytest.raises(ValueError, match="no such LIBSVM file"):
+        make("logreg(data=/nonexistent/x.txt)")
+
+
+# ----------------------------------------------------------------------------
+# property: random specs build or give a one-line ValueError
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_VALS = ["0", "1", "2", "3", "-1", "2.5", "1e20", "1e308", "-1e308", "nan", "inf", "-inf",
+         "abc", "''", '""', "0x10", "1_0", "none", "drop", "last", "balanced", "4", "9",
+         "0.5", "1e-300", "2147483648", "9223372036854775808"]
+_KEYS = ["seed", "m", "d", "n", "lam", "kappa", "hetero", "interp", "L", "lmax_ratio",
+         "synthetic", "N", "split", "zero_based", "t", "data", "bogus", "D", "Seed"]
+_NAMES = ["ridge", "quadratic", "logreg", "logreg-nc", "divergence3", "nosuch", "QUAD",
+          "logreg_nc", ""]
+
+
+@st.composite
+def _specs(draw):
+    if draw(st.integers(0, 4)) == 0:
+        return draw(st.text(alphabet="ridgequaxl(),=' \"0123456789.-_ne", max_size=30))
+    name = draw(st.sampled_from(_NAMES))
+    args = draw(st.lists(st.tuples(st.sampled_from(_KEYS), st.sampled_from(_VALS)),
+                         max_size=4))
+    # keep valid specs small: the sizes stay below 10
+    sizes = {"m", "d", "n", "N", "D"}
+    args = [(k, v) for k, v in args if not (k in sizes and v in ("2147483648", "1e20",
+                                                                 "9223372036854775808"))
+            or draw(st.booleans())]
+    return name + "(" + ", ".join(f"{k}={v}" for k, v in args) + ")"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_specs())
+def test_random_specs_build_or_one_line_value_error(spec):
+    try:
+        make(spec)
+    except ValueError as e:
+        assert "\n" not in str(e) and str(e)

@@ -106,6 +106,21 @@ def constants(p):
             "L_plus": float(np.sqrt(np.mean(L_i ** 2)))}
 
 
+def split_sizes(N, n, split):
+    """Rows per worker of n contiguous blocks of N rows (plain reference of
+    ``problems.base.block_offsets``): ``drop`` N // n each (the rest dropped),
+    ``last`` the rest to the last worker, ``balanced`` one more row for each
+    of the first N mod n workers."""
+    q, r = divmod(N, n)
+    if split == "drop":
+        return [q] * n
+    if split == "last":
+        return [q] * (n - 1) + [q + r]
+    if split == "balanced":
+        return [q + 1 if i < r else q for i in range(n)]
+    raise ValueError(split)
+
+
 def x_star_lsq(p):
     """Minimiser of an LSQ problem by one dense solve of the normal equations."""
     n = len(p.offsets) - 1

@@ -12,16 +12,24 @@ Problems (spec strings, see :func:`list_problems` or
   quadratics for the Table 1 checks (SPEC §6);
 * ``logreg(data, lam, n, ...)``: L2 logistic regression on a LIBSVM file;
 * ``logreg-nc(data, lam, n, ...)``: nonconvex logistic regression (SPEC §6);
-* ``divergence3(t)``: seed 004's Top-1 divergence example.
+* ``divergence3(t)``: the Top-1 divergence example of Beznosikov et al.,
+  On biased compression for distributed learning ("Exponential divergence
+  with biased compressor").
+
+Users' own data: :func:`problem_from_arrays` (squared or logistic loss,
+exact constants, a choice of how rows are split among workers).
 """
 from .base import LSQ, LOGREG, LOGREG_NC, KIND_NAMES, Problem, local_grad, full_grad  # noqa: F401
 from .quadratic import quadratic, divergence3, lsq_problem  # noqa: F401
 from .ridge import ridge  # noqa: F401
 from .logreg import logreg, logreg_nc, synthetic_classification  # noqa: F401
 from .libsvm import load_libsvm, Dataset  # noqa: F401
-from .registry import make, list_problems, parse, REGISTRY  # noqa: F401
+from .base import SPLITS, block_offsets  # noqa: F401
+from .registry import make, list_problems, parse, spec_with, REGISTRY  # noqa: F401
+from .arrays import problem_from_arrays, LOSSES  # noqa: F401
 
 __all__ = ["Problem", "local_grad", "full_grad", "LSQ", "LOGREG", "LOGREG_NC",
            "make", "list_problems", "parse", "ridge", "quadratic", "logreg", "logreg_nc",
            "divergence3", "lsq_problem", "load_libsvm", "Dataset",
-           "synthetic_classification"]
+           "synthetic_classification", "problem_from_arrays", "spec_with",
+           "block_offsets", "SPLITS", "LOSSES"]

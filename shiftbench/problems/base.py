@@ -225,3 +225,37 @@ class Problem:
         return {"problem": self.name, "kind": KIND_NAMES[self.kind], "n": self.n,
                 "d": self.d, "L": self.L, "L_max": self.L_max, "mu": self.mu,
                 "kappa": self.kappa, "lam": self.lam}
+
+
+SPLITS = ("drop", "last", "balanced")
+
+
+def block_offsets(N, n, split="drop", where="problem"):
+    """Row offsets (n+1,) of n contiguous worker blocks of N rows, and rows dropped.
+
+    * ``"drop"``: N // n rows each; the last N mod n rows are dropped;
+    * ``"last"``: N // n rows each, the last worker also gets the remainder
+      (as in the EF21 authors' code);
+    * ``"balanced"``: the first N mod n workers get one row more (sizes
+      differ by at most 1).
+
+    Raises a one-line ``ValueError`` for n < 1, N < n or an unknown split.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{where}: n (workers) must be an integer >= 1, got {n!r}")
+    n, N = int(n), int(N)
+    if split not in SPLITS:
+        raise ValueError(f"{where}: split={split!r}; allowed: {', '.join(SPLITS)}")
+    if N < n:
+        raise ValueError(f"{where}: {N} rows cannot give n = {n} non-empty blocks")
+    Nb = N // n
+    if split == "balanced":
+        sizes = np.full(n, Nb, dtype=np.int64)
+        sizes[: N - Nb * n] += 1
+        off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        return off, 0
+    off = (np.arange(n + 1) * Nb).astype(np.int64)
+    if split == "last":
+        off[-1] = N
+        return off, 0
+    return off, N - Nb * n

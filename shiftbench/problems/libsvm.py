@@ -4,7 +4,14 @@
 :func:`sklearn.datasets.load_svmlight_file` (the optional ``data`` extra),
 densifies it and checks it: a malformed or empty file, non-finite values or a
 label set that is not binary give a one-line :class:`ValueError` naming the
-file and what is allowed.  Binary labels are mapped to {-1, +1} whatever the
+file and what is allowed.
+
+Feature indices are **1-based**, as the LIBSVM format says: a ``0:`` index
+is an error naming the file and the line (never a silent switch of the whole
+file to 0-based, which would shift every column).  Files written 0-based are
+read with ``zero_based=True`` (problem spec option ``zero_based=1``).  The
+dense matrix (N x d float64) is estimated against the memory available
+(:mod:`.memory`) before it is allocated.  Binary labels are mapped to {-1, +1} whatever the
 file uses (a9a: -1/+1, mushrooms: 1/2, phishing: 0/1): the smaller label
 becomes -1 and the larger +1.
 
@@ -28,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 _EXTS = ("", ".txt", ".libsvm", ".svm")
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 # Known shapes of the LIBSVM binary data sets shipped beside this project
 # (used by the tests, and handy for users).
@@ -72,6 +79,11 @@ class Dataset:
         return self.X.shape
 
 
+class DataFileNotFoundError(FileNotFoundError, ValueError):
+    """A data file that does not exist: a ``FileNotFoundError`` that is also a
+    ``ValueError``, so that every bad problem spec is a ``ValueError``."""
+
+
 def data_dirs():
     """Folders searched for a data set given by a bare name, in order."""
     dirs = []
@@ -89,7 +101,8 @@ def resolve_path(path) -> Path:
     Raises
     ------
     FileNotFoundError
-        One line naming the path and the folders searched.
+        One line naming the path and the folders searched (a
+        :class:`DataFileNotFoundError`, also a ``ValueError``).
     """
     p = Path(os.path.expandvars(str(path))).expanduser()
     if p.is_file():
@@ -104,7 +117,7 @@ def resolve_path(path) -> Path:
                 if q.is_file():
                     return q.resolve()
     where = ", ".join(str(d) for d in data_dirs())
-    raise FileNotFoundError(f"{path}: no such LIBSVM file (bare names are also "
+    raise DataFileNotFoundError(f"{path}: no such LIBSVM file (bare names are also "
                             f"looked up in: {where}; set SHIFTBENCH_DATA to add folders)")
 
 
@@ -116,9 +129,10 @@ def cache_dir() -> Path:
     return Path(base) / "shiftbench" / "libsvm"
 
 
-def _cache_file(p: Path, n_features) -> Path:
+def _cache_file(p: Path, n_features, zero_based=False) -> Path:
     st = p.stat()
-    key = f"{p}|{st.st_size}|{st.st_mtime_ns}|{n_features}|v{_CACHE_VERSION}"
+    key = (f"{p}|{st.st_size}|{st.st_mtime_ns}|{n_features}|zb{int(bool(zero_based))}"
+           f"|v{_CACHE_VERSION}")
     h = hashlib.sha1(key.encode()).hexdigest()[:16]
     return cache_dir() / f"{p.stem}-{h}.npz"
 
@@ -142,15 +156,39 @@ def _write_cache(cf: Path, data, indices, indptr, shape, y):
         pass
 
 
-def _parse(p: Path, n_features):
+def _first_zero_index(p: Path):
+    """1-based number of the first line with a feature index 0, or None."""
+    with open(p, "rb") as fh:
+        for no, raw in enumerate(fh, 1):
+            line = raw.split(b"#", 1)[0].split()
+            for tok in line[1:]:
+                idx, sep, _ = tok.partition(b":")
+                if sep and idx != b"qid":
+                    try:
+                        if int(idx) == 0:
+                            return no
+                    except ValueError:
+                        pass
+    return None
+
+
+def _parse(p: Path, n_features, zero_based=False):
     load_svmlight_file = _need_sklearn()
-    allowed = "lines 'label index:value ...' with increasing integer indices >= 1"
+    base = 0 if zero_based else 1
+    allowed = f"lines 'label index:value ...' with increasing integer indices >= {base}"
     if p.stat().st_size == 0:
         raise ValueError(f"{p}: empty file; expected a LIBSVM/svmlight file ({allowed})")
     try:
-        X, y = load_svmlight_file(str(p), n_features=n_features, dtype=np.float64)
+        X, y = load_svmlight_file(str(p), n_features=n_features, dtype=np.float64,
+                                  zero_based=bool(zero_based))
     except (ValueError, RuntimeError, OverflowError, IndexError, TypeError) as e:
         msg = " ".join(str(e).split())
+        if not zero_based and "index 0" in msg:
+            no = _first_zero_index(p)
+            at = f" on line {no}" if no else ""
+            raise ValueError(f"{p}: feature index 0{at}, but LIBSVM indices are 1-based; "
+                             f"for a 0-based file pass zero_based=True "
+                             f"(problem spec option zero_based=1)") from None
         raise ValueError(f"{p}: malformed LIBSVM/svmlight file ({msg}); "
                          f"expected {allowed}") from None
     X = X.tocsr()
@@ -158,7 +196,7 @@ def _parse(p: Path, n_features):
             np.asarray(X.indptr, np.int64), X.shape, np.asarray(y, np.float64))
 
 
-def load_libsvm(path, n_features=None, cache=True) -> Dataset:
+def load_libsvm(path, n_features=None, cache=True, zero_based=False) -> Dataset:
     """Load a binary LIBSVM/svmlight file as a dense, validated data set.
 
     Parameters
@@ -170,6 +208,10 @@ def load_libsvm(path, n_features=None, cache=True) -> Dataset:
         Number of features; default: the largest index in the file.
     cache : bool
         Use (and fill) the ``.npz`` cache of parsed files.
+    zero_based : bool
+        False (default): indices are 1-based, as the LIBSVM format says, and
+        an index 0 is an error naming the line.  True: the file is 0-based
+        (index 0 is the first column).
 
     Returns
     -------
@@ -179,8 +221,10 @@ def load_libsvm(path, n_features=None, cache=True) -> Dataset:
     Raises
     ------
     ValueError
-        One line naming the file: empty file, malformed line, no rows,
-        NaN/inf values, or a label set with other than two distinct values.
+        One line naming the file: empty file, malformed line, an index 0 in a
+        1-based file (with its line number), no rows, NaN/inf values, a label
+        set with other than two distinct values, or a dense matrix larger
+        than the memory available.
     FileNotFoundError
         If the file cannot be found.
     ImportError
@@ -191,14 +235,14 @@ def load_libsvm(path, n_features=None, cache=True) -> Dataset:
     cf = None
     if cache:
         try:
-            cf = _cache_file(p, n_features)
+            cf = _cache_file(p, n_features, zero_based)
             if cf.is_file():
                 got = _read_cache(cf)
         except OSError:
             cf = None
     fresh = got is None
     if fresh:
-        got = _parse(p, n_features)
+        got = _parse(p, n_features, zero_based)
     data, indices, indptr, shape, y = got
     N, d = int(shape[0]), int(shape[1])
     if N == 0 or d == 0:
@@ -214,6 +258,8 @@ def load_libsvm(path, n_features=None, cache=True) -> Dataset:
                          f"two (binary classification; mapped to -1/+1)")
     if fresh and cf is not None:
         _write_cache(cf, data, indices, indptr, shape, y)
+    from .memory import F8, check
+    check(F8 * N * d, f"the dense data matrix {N} x {d} (float64)", str(p))
     X = np.zeros((N, d), dtype=np.float64)
     rows = np.repeat(np.arange(N), np.diff(indptr))
     X[rows, indices] = data

@@ -7,9 +7,13 @@ b_j in {-1, +1}:
 * ``logreg-nc``  f_i(x) = (1/N_i) sum_j log(1 + exp(-b_j a_j^T x))
                           + lam sum_k x_k^2 / (1 + x_k^2)          (SPEC §6)
 
-and f = (1/n) sum_i f_i.  The blocks are **contiguous and equal**: the last
-``N mod n`` rows of the file are dropped (recorded in ``meta["dropped_rows"]``),
-so f is exactly the average loss over the N - (N mod n) kept rows.
+and f = (1/n) sum_i f_i.  The blocks are **contiguous**; by default
+(``split="drop"``) they are equal and the last ``N mod n`` rows of the file
+are dropped (recorded in ``meta["dropped_rows"]``), so f is exactly the
+average loss over the N - (N mod n) kept rows.  ``split="last"`` gives the
+remainder to the last worker (as the EF21 authors' code does) and
+``split="balanced"`` spreads it (sizes differ by at most 1); every worker
+still averages its own rows (scale_i = 1/N_i).
 
 Constants (the standard bounds; sigmoid' <= 1/4, and the nonconvex
 regulariser has r''(t) = 2 (1 - 3 t^2) / (1 + t^2)^3 in [-1/2, 2]):
@@ -33,7 +37,8 @@ import math
 
 import numpy as np
 
-from .base import LOGREG, LOGREG_NC, Problem
+from . import memory
+from .base import LOGREG, LOGREG_NC, Problem, block_offsets
 from .libsvm import load_libsvm
 
 
@@ -56,15 +61,6 @@ def synthetic_classification(N=1000, d=20, seed=0):
     if N >= 2 and np.all(b == b[0]):
         b[-1] = -b[0]
     return np.ascontiguousarray(A), b
-
-
-def _blocks(N, n, where):
-    if n < 1:
-        raise ValueError(f"{where}: n must be an integer >= 1")
-    Nb = N // n
-    if Nb < 1:
-        raise ValueError(f"{where}: {N} rows cannot give n = {n} non-empty blocks")
-    return Nb, N - Nb * n
 
 
 # ----------------------------------------------------------------------------
@@ -91,12 +87,32 @@ def _fg(x, A, b, w, lam):
     return f, g
 
 
-def _hess(x, A, b, w, lam):
+def _newton_step(x, A, b, w, lam, g):
+    """H^{-1} g for the convex logreg Hessian H = A^T diag(D) A + lam I (lam > 0).
+
+    d <= N: the d x d Hessian, as always.  d > N (e.g. a LIBSVM file with
+    a large feature index): the Woodbury form with the N x N matrix
+    lam I + B B^T, B = diag(D)^{1/2} A, so nothing d x d is formed.
+    """
     s = _sig(b * (A @ x))
     D = w * s * (1.0 - s)
-    H = A.T @ (A * D[:, None])
-    H[np.diag_indices_from(H)] += lam
-    return H
+    N, d = A.shape
+    if d <= N:
+        H = A.T @ (A * D[:, None])
+        H[np.diag_indices_from(H)] += lam
+        return np.linalg.solve(H, g)
+    B = A * np.sqrt(D)[:, None]
+    K = B @ B.T
+    K[np.diag_indices_from(K)] += lam
+    z = np.linalg.solve(K, B @ g)
+    return (g - B.T @ z) / lam
+
+
+def _lmax_gram(M):
+    """lambda_max(M^T M) = sigma_max(M)^2, from the smaller Gram matrix."""
+    if M.shape[0] < M.shape[1]:
+        return float(np.linalg.eigvalsh(M @ M.T)[-1])
+    return float(np.linalg.eigvalsh(M.T @ M)[-1])
 
 
 def _solve_convex(A, b, offsets, scale, lam):
@@ -111,8 +127,7 @@ def _solve_convex(A, b, offsets, scale, lam):
     best = (np.linalg.norm(g), x)
     stall = 0
     for _ in range(50):
-        H = _hess(x, A, b, w, lam)
-        step = np.linalg.solve(H, g)
+        step = _newton_step(x, A, b, w, lam, g)
         t = 1.0
         while True:
             xn = x - t * step
@@ -139,25 +154,33 @@ def _solve_convex(A, b, offsets, scale, lam):
 # ----------------------------------------------------------------------------
 # builders
 
-def _build(kind, A, b, n, lam, where, name, meta):
+def _build(kind, A, b, n, lam, where, name, meta, split="drop"):
     if not (lam >= 0 and math.isfinite(lam)):
         raise ValueError(f"{where}: lam must be a finite number >= 0, got {lam:g}")
     N, d = A.shape
-    Nb, dropped = _blocks(N, n, where)
-    A = np.ascontiguousarray(A[: Nb * n], dtype=np.float64)
-    b = np.ascontiguousarray(b[: Nb * n], dtype=np.float64)
-    offsets = (np.arange(n + 1) * Nb).astype(np.int64)
-    scale = np.full(n, 1.0 / Nb)
-    G = np.empty((n, d, d))
-    for i in range(n):
-        Ai = A[offsets[i]:offsets[i + 1]]
-        G[i] = Ai.T @ Ai
+    offsets, dropped = block_offsets(N, n, split, where)
+    keep = int(offsets[-1])
+    k = min(keep, d)
+    # the kept data, one scaled copy for L, a k x k Gram matrix (k = min(N, d)),
+    # and for x* a Hessian (or its Woodbury counterpart) of the same size
+    memory.check(memory.F8 * (2 * keep * d + 3 * k * k), f"the data ({keep} x {d}) and "
+                 f"{k} x {k} Gram/Hessian matrices", where)
+    A = np.ascontiguousarray(A[:keep], dtype=np.float64)
+    b = np.ascontiguousarray(b[:keep], dtype=np.float64)
+    sizes = np.diff(offsets)
+    scale = 1.0 / sizes.astype(np.float64)
     reg = lam if kind == LOGREG else 2.0 * lam
-    L_i = np.array([np.linalg.eigvalsh(Gi)[-1] / (4.0 * Nb) for Gi in G]) + reg
-    L = float(np.linalg.eigvalsh(G.mean(axis=0) / (4.0 * Nb))[-1]) + reg
+    L_i = np.array([_lmax_gram(A[offsets[i]:offsets[i + 1]]) / (4.0 * sizes[i])
+                    for i in range(n)]) + reg
+    # mean_i A_i^T A_i / (4 N_i) = B^T B with row j of B = a_j / sqrt(4 n N_i)
+    B = A * np.sqrt(_row_weights(offsets, scale) / 4.0)[:, None]
+    L = _lmax_gram(B) + reg
+    del B
     L_plus = float(math.sqrt(np.mean(L_i ** 2)))
     m = dict(meta)
-    m.update({"dropped_rows": int(dropped), "rows_per_worker": int(Nb), "lam": lam,
+    m.update({"dropped_rows": int(dropped), "split": split,
+              "rows_per_worker": int(sizes[0]) if np.all(sizes == sizes[0])
+              else [int(v) for v in sizes], "lam": lam,
               "L": "bound: lambda_max(mean A_i^T A_i/(4 N_i)) + " +
                    ("lam" if kind == LOGREG else "2 lam"),
               "L_plus": "bound: sqrt(mean L_i^2)"})
@@ -186,31 +209,43 @@ def _build(kind, A, b, n, lam, where, name, meta):
                    L_plus=L_plus, meta=m)
 
 
-def _data(data, synthetic, N, d, seed, where):
+def _data(data, synthetic, N, d, seed, where, zero_based=0):
     if synthetic:
         if int(N) < 2 or int(d) < 1:
             raise ValueError(f"{where}: synthetic data needs N >= 2 and d >= 1")
+        if not (0 <= int(seed) < 2 ** 63):
+            raise ValueError(f"{where}: seed must be an integer in [0, 2^63), got {seed}")
+        memory.check(memory.F8 * 2 * int(N) * int(d),
+                     f"synthetic data {int(N)} x {int(d)}", where)
         A, b = synthetic_classification(N, d, seed)
         return A, b, {"data": "synthetic", "N_total": int(N), "seed": int(seed)}
     if data is None:
         raise ValueError(f"{where}: give data=PATH (a LIBSVM file or a name such as a9a) "
                          f"or synthetic=1")
-    ds = load_libsvm(data)
+    ds = load_libsvm(data, zero_based=bool(zero_based))
     return ds.X, ds.y, {"data": ds.path, "dataset": ds.name, "N_total": ds.X.shape[0],
                         "label_map": {str(k): v for k, v in ds.label_map.items()}}
 
 
-def _name(fam, data, lam, n, synthetic, N, d, seed):
+def _name(fam, data, lam, n, synthetic, N, d, seed, split="drop", zero_based=0):
     args = []
     if synthetic:
         args += ["synthetic=1", f"N={int(N)}", f"d={int(d)}", f"seed={int(seed)}"]
     else:
-        args.append(f"data={data}")
+        s = str(data)
+        if any(c in s for c in " \t(),='\""):
+            s = repr(s)
+        args.append(f"data={s}")
+        if zero_based:
+            args.append("zero_based=1")
     args += [f"lam={lam:g}", f"n={int(n)}"]
+    if split != "drop":
+        args.append(f"split={split}")
     return f"{fam}({', '.join(args)})"
 
 
-def logreg(data=None, lam=0.1, n=20, synthetic=0, N=1000, d=20, seed=0, name=None):
+def logreg(data=None, lam=0.1, n=20, synthetic=0, N=1000, d=20, seed=0, split="drop",
+           zero_based=0, name=None):
     """L2-regularised logistic regression with x*, f*, grad f_i(x*).
 
     Parameters
@@ -221,11 +256,18 @@ def logreg(data=None, lam=0.1, n=20, synthetic=0, N=1000, d=20, seed=0, name=Non
         Weight of lam/2 ||x||^2 (default 0.1); mu = lam.  With lam = 0 the
         minimiser may not exist and x*, f*, grad f_i(x*) are left None.
     n : int
-        Workers (contiguous equal blocks; remainder rows dropped).
+        Workers (contiguous blocks of rows, see ``split``).
     synthetic : {0, 1}
         1: use :func:`synthetic_classification` (N, d, seed) instead of a file.
     N, d, seed : int
         Synthetic data size and seed (ignored for files).
+    split : {"drop", "last", "balanced"}
+        How the N mod n remainder rows go to workers (see
+        :func:`.base.block_offsets`): dropped (default), given to the last
+        worker, or spread (block sizes differ by at most 1).
+    zero_based : {0, 1}
+        1: the LIBSVM file's indices are 0-based (default: 1-based, as the
+        format says; an index 0 is then an error naming its line).
     name : str, optional
         Spec name stored in the problem.
 
@@ -236,14 +278,15 @@ def logreg(data=None, lam=0.1, n=20, synthetic=0, N=1000, d=20, seed=0, name=Non
     """
     where = name or "logreg"
     lam = float(lam)
-    A, b, meta = _data(data, int(synthetic), N, d, seed, where)
+    A, b, meta = _data(data, int(synthetic), N, d, seed, where, zero_based)
     meta.update({"family": "logreg", "source": "SPEC §6 (convex variant)"})
     if name is None:
-        name = _name("logreg", data, lam, n, int(synthetic), N, d, seed)
-    return _build(LOGREG, A, b, int(n), lam, where, name, meta)
+        name = _name("logreg", data, lam, n, int(synthetic), N, d, seed, split, zero_based)
+    return _build(LOGREG, A, b, int(n), lam, where, name, meta, split)
 
 
-def logreg_nc(data=None, lam=0.1, n=20, synthetic=0, N=1000, d=20, seed=0, name=None):
+def logreg_nc(data=None, lam=0.1, n=20, synthetic=0, N=1000, d=20, seed=0, split="drop",
+              zero_based=0, name=None):
     """Nonconvex logistic regression of SPEC §6 (EF21/3PC experiments).
 
     f = (1/N) sum_j log(1 + exp(-b_j a_j^T x)) + lam sum_k x_k^2/(1 + x_k^2),
@@ -255,8 +298,8 @@ def logreg_nc(data=None, lam=0.1, n=20, synthetic=0, N=1000, d=20, seed=0, name=
     """
     where = name or "logreg-nc"
     lam = float(lam)
-    A, b, meta = _data(data, int(synthetic), N, d, seed, where)
+    A, b, meta = _data(data, int(synthetic), N, d, seed, where, zero_based)
     meta.update({"family": "logreg-nc", "source": "SPEC §6 (EF21/3PC, reconstructed)"})
     if name is None:
-        name = _name("logreg-nc", data, lam, n, int(synthetic), N, d, seed)
-    return _build(LOGREG_NC, A, b, int(n), lam, where, name, meta)
+        name = _name("logreg-nc", data, lam, n, int(synthetic), N, d, seed, split, zero_based)
+    return _build(LOGREG_NC, A, b, int(n), lam, where, name, meta, split)

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from . import memory
 from .base import LSQ, Problem
 
 
@@ -43,6 +44,39 @@ def lsq_hessians(A, offsets, scale, lam):
         H[i] = scale[i] * (Ai.T @ Ai)
         H[i] += lam * np.eye(d)
     return H
+
+
+def _lsq_constants(A, b, offsets, scale, lam, n, d):
+    """L, mu, L_i, L_plus, x*, f*, grad f_i(x*) of LSQ data (see lsq_problem)."""
+    Hs = lsq_hessians(A, offsets, scale, lam)
+    H = Hs.mean(axis=0)
+    H = 0.5 * (H + H.T)
+    ev = np.linalg.eigvalsh(H)
+    L, mu = float(ev[-1]), float(max(ev[0], 0.0))
+    L_i = np.array([np.linalg.eigvalsh(0.5 * (h + h.T))[-1] for h in Hs])
+    H2 = np.zeros((d, d))
+    for h in Hs:
+        H2 += h.T @ h                                   # = H_i^2 (symmetric; BLAS syrk)
+    L_plus = math.sqrt(max(np.linalg.eigvalsh(H2 / n)[-1], 0.0))
+    del H2
+    r = np.zeros((n, d))
+    for i in range(n):
+        sl = slice(offsets[i], offsets[i + 1])
+        r[i] = scale[i] * (A[sl].T @ b[sl])
+    rhs = r.mean(axis=0)
+    if mu > 0:
+        xs = np.linalg.solve(H, rhs)
+        xs += np.linalg.solve(H, rhs - H @ xs)         # one refinement step
+    else:
+        xs = np.linalg.lstsq(H, rhs, rcond=None)[0]
+    gs = Hs @ xs - r
+    fs = 0.0
+    for i in range(n):
+        sl = slice(offsets[i], offsets[i + 1])
+        res = A[sl] @ xs - b[sl]
+        fs += 0.5 * scale[i] * float(res @ res)
+    fs = fs / n + 0.5 * lam * float(xs @ xs)
+    return L, mu, L_i, L_plus, xs, fs, gs
 
 
 def lsq_problem(name, A, b, offsets, scale, lam, x0, meta=None):
@@ -87,30 +121,25 @@ def lsq_problem(name, A, b, offsets, scale, lam, x0, meta=None):
                          f"offsets {offsets[0]}..{offsets[-1]})")
     if scale.size != n or x0.size != d:
         raise ValueError(f"{name}: scale must have n = {n} entries and x0 d = {d}")
-    Hs = lsq_hessians(A, offsets, scale, lam)
-    H = Hs.mean(axis=0)
-    H = 0.5 * (H + H.T)
-    ev = np.linalg.eigvalsh(H)
-    L, mu = float(ev[-1]), float(max(ev[0], 0.0))
-    L_i = np.array([np.linalg.eigvalsh(0.5 * (h + h.T))[-1] for h in Hs])
-    L_plus = math.sqrt(max(np.linalg.eigvalsh(np.einsum("nij,njk->ik", Hs, Hs) / n)[-1], 0.0))
-    r = np.zeros((n, d))
-    for i in range(n):
-        sl = slice(offsets[i], offsets[i + 1])
-        r[i] = scale[i] * (A[sl].T @ b[sl])
-    rhs = r.mean(axis=0)
-    if mu > 0:
-        xs = np.linalg.solve(H, rhs)
-        xs += np.linalg.solve(H, rhs - H @ xs)         # one refinement step
-    else:
-        xs = np.linalg.lstsq(H, rhs, rcond=None)[0]
-    gs = np.einsum("nij,j->ni", Hs, xs) - r
-    fs = 0.0
-    for i in range(n):
-        sl = slice(offsets[i], offsets[i + 1])
-        res = A[sl] @ xs - b[sl]
-        fs += 0.5 * scale[i] * float(res @ res)
-    fs = fs / n + 0.5 * lam * float(xs @ xs)
+    for what, arr in (("A", A), ("b", b), ("scale", scale), ("x0", x0)):
+        if not np.all(np.isfinite(arr)):
+            bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+            raise ValueError(f"{name}: {what} has {bad} NaN or infinite entr"
+                             f"{'y' if bad == 1 else 'ies'}; only finite values are allowed")
+    if not (lam >= 0 and math.isfinite(lam)):
+        raise ValueError(f"{name}: lam must be a finite number >= 0, got {lam!r}")
+    memory.check(memory.F8 * (2.0 * n * d * d + 4.0 * d * d + 2.0 * n * d),
+                 f"n = {n} local {d} x {d} Hessians", name)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = _lsq_constants(A, b, offsets, scale, lam, n, d)
+    except (np.linalg.LinAlgError, ValueError) as e:
+        raise ValueError(f"{name}: the constants cannot be computed ({e}); the data "
+                         f"are too large or ill-conditioned for float64") from None
+    L, mu, L_i, L_plus, xs, fs, gs = out
+    if not all(np.all(np.isfinite(v)) for v in (L, mu, L_i, L_plus, xs, fs, gs)):
+        raise ValueError(f"{name}: the constants overflow float64 (L = {L:g}); use data "
+                         f"of a smaller magnitude")
     m = dict(meta or {})
     m.setdefault("L_plus", "exact: sqrt(lambda_max((1/n) sum H_i^2))")
     return Problem(name=name, kind=LSQ, A=A, b=b, offsets=offsets, scale=scale,
@@ -157,15 +186,24 @@ def _mixers(rng, n, d, top, alpha=0.2):
 
 
 def _local_roots(Hbar_half, P, w, t):
-    """A_i = M_i^{1/2} H^{1/2}, M_i = (1-t) I + t W_i; A_i^T A_i = H^{1/2} M_i H^{1/2}."""
+    """Row-stacked (n*d, d) square roots A_i of H_i = H^{1/2} M_i H^{1/2},
+    M_i = (1-t) I + t W_i = P diag(m_i^2) P^T.
+
+    A_i = diag(m_i) P^T H^{1/2} gives A_i^T A_i = H^{1/2} P diag(m_i^2) P^T
+    H^{1/2} = H_i: one d x d product in all, then O(n d^2) (a four-operand
+    einsum without ``optimize`` was O(n d^4): 212 s at d = 500).
+    """
     n, d = w.shape
     m = np.sqrt((1.0 - t) + t * w)                  # (n, d)
-    return np.einsum("ij,nj,kj,kl->nil", P, m, P, Hbar_half)
+    C = P.T @ Hbar_half
+    return (m[:, :, None] * C[None, :, :]).reshape(n * d, d)
 
 
-def _lmax_ratio(Hbar_half, P, w, t, L):
-    As = _local_roots(Hbar_half, P, w, t)
-    return max(np.linalg.eigvalsh(a.T @ a)[-1] for a in As) / L
+def _lmax_ratio(G, w, t, L):
+    """max_i lambda_max(H_i) / L, with lambda_max(A_i^T A_i) = lambda_max(A_i A_i^T)
+    = lambda_max(diag(m_i) G diag(m_i)) and G = P^T H P."""
+    m = np.sqrt((1.0 - t) + t * w)
+    return max(np.linalg.eigvalsh(mi[:, None] * G * mi[None, :])[-1] for mi in m) / L
 
 
 def quadratic(kappa=10.0, n=10, d=20, hetero=0.0, interp=0, seed=0, L=1.0,
@@ -235,6 +273,12 @@ def quadratic(kappa=10.0, n=10, d=20, hetero=0.0, interp=0, seed=0, L=1.0,
         raise ValueError(f"{where}: interp must be 0 or 1")
     if not (L > 0 and math.isfinite(L)):
         raise ValueError(f"{where}: L must be a finite number > 0")
+    if not (0 <= int(seed) < 2 ** 63):
+        raise ValueError(f"{where}: seed must be an integer in [0, 2^63), got {seed}")
+    # peak: the data A (n d x d), the n local Hessians of lsq_problem, and a
+    # few d x d work matrices (Q, P, H^{1/2}, ...)
+    memory.check(memory.F8 * (2.0 * n * d * d + 8.0 * d * d), f"n = {n} local "
+                 f"{d} x {d} Hessians and their square roots", where)
     ss = np.random.SeedSequence(int(seed))
     r_q, r_w, r_c, r_x = (np.random.default_rng(s) for s in ss.spawn(4))
     lamb = _spectrum(kappa, d, L)
@@ -243,21 +287,24 @@ def quadratic(kappa=10.0, n=10, d=20, hetero=0.0, interp=0, seed=0, L=1.0,
     P, w = _mixers(r_w, n, d, Q[:, -1])
     if lmax_ratio is not None:
         R = float(lmax_ratio)
-        rmax = _lmax_ratio(Hbar_half, P, w, 1.0, L)
+        C = P.T @ Hbar_half
+        G = C @ C.T
+        G = 0.5 * (G + G.T)
+        rmax = _lmax_ratio(G, w, 1.0, L)
         if not (1.0 <= R <= rmax * (1 + 1e-12)):
             raise ValueError(f"{where}: lmax_ratio={R:g} not reachable; allowed "
                              f"1 <= lmax_ratio <= {rmax:.6g} for this n, d, seed")
         lo, hi = 0.0, 1.0
         for _ in range(60):
             mid = 0.5 * (lo + hi)
-            if _lmax_ratio(Hbar_half, P, w, mid, L) < R:
+            if _lmax_ratio(G, w, mid, L) < R:
                 lo = mid
             else:
                 hi = mid
         t = hi if R > 1.0 else 0.0
     else:
         t = hetero / (1.0 + hetero)
-    As = _local_roots(Hbar_half, P, w, t)
+    A = _local_roots(Hbar_half, P, w, t)
     if interp:
         c = np.zeros((n, d))
     else:
@@ -269,11 +316,13 @@ def quadratic(kappa=10.0, n=10, d=20, hetero=0.0, interp=0, seed=0, L=1.0,
         nz = math.sqrt(float(np.mean(np.sum(z * z, axis=1))))
         z = z / nz if nz > 0 else z
         c = c0 + hetero * z
-    A = np.empty((n * d, d))
     b = np.empty(n * d)
-    for i in range(n):
-        A[i * d:(i + 1) * d] = As[i]
-        b[i * d:(i + 1) * d] = As[i] @ c[i]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(n):
+            b[i * d:(i + 1) * d] = A[i * d:(i + 1) * d] @ c[i]
+    if not np.all(np.isfinite(b)):
+        raise ValueError(f"{where}: hetero={hetero:g} with L={L:g} overflows float64; "
+                         f"use a smaller hetero or L")
     offsets = np.arange(n + 1, dtype=np.int64) * d
     u = r_x.standard_normal(d)
     u /= np.linalg.norm(u)

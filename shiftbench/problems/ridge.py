@@ -69,6 +69,9 @@ def ridge(seed=0, m=100, d=80, n=10, lam=None, name=None):
     lam = 1.0 / m if lam is None else float(lam)
     if not (lam >= 0 and math.isfinite(lam)):
         raise ValueError(f"{where}: lam must be a finite number >= 0, got {lam:g}")
+    from . import memory
+    memory.check(memory.F8 * (4.0 * m * d + 2.0 * n * d * d + 4.0 * d * d),
+                 f"the data ({m} x {d}) and n = {n} local {d} x {d} Hessians", where)
     make_regression = _make_regression()
     A, y = make_regression(n_samples=m, n_features=d, random_state=seed)
     r_split, r_x0 = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))

@@ -50,6 +50,10 @@ def main(argv=None):
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        # Ctrl-C outside a compiled loop (import, compilation, setup): one line
+        print(f"shiftbench {cmd}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

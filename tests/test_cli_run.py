@@ -186,7 +186,7 @@ def test_ctrl_c_keeps_the_partial_trace(tmp_path):
     import time
     out = tmp_path / "t.csv"
     p = subprocess.Popen([sys.executable, "-m", "shiftbench", "run", "--method", "diana",
-                          "--iters", "1000000000000", "--eps", "0", "--stride", "100000",
+                          "--iters", "1000000000000", "--eps", "0", "--stride", "1000000000",
                           "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     time.sleep(6.0)                      # import + cached compile, then the loop runs

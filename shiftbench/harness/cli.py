@@ -71,16 +71,7 @@ def _problem(a):
     from ..problems import make
     if a.data is None:
         return make(a.problem)
-    if not os.path.exists(a.data):
-        raise ValueError(f"--data {a.data!r}: no such file")
-    try:
-        return make(a.problem, data=a.data)
-    except TypeError:
-        q = '"' if "'" in a.data else "'"
-        spec = a.problem.strip()
-        inner = f"data={q}{a.data}{q}"
-        spec = spec[:-1] + f", {inner})" if spec.endswith(")") else f"{spec}({inner})"
-        return make(spec)
+    return make(a.problem, data=a.data)          # the path apart from the spec: any path works
 
 
 def _py(v):
@@ -105,17 +96,6 @@ def _fmt(v):
     return str(v)
 
 
-def _check_out(path, prog):
-    chk = getattr(io, "check_writable", None)
-    if chk is not None:
-        chk(path)
-    else:
-        folder = os.path.dirname(os.path.abspath(path)) or "."
-        if os.path.isdir(path) or not os.access(folder if not os.path.exists(path) else path,
-                                                os.W_OK):
-            raise ValueError(f"--out {path!r} is not a writable file path")
-
-
 # ---- run -----------------------------------------------------------------
 def run_main(argv):
     prog = "python -m shiftbench run"
@@ -126,7 +106,9 @@ def run_main(argv):
                     help="one of: " + ", ".join(MM.all_methods()))
     _add_common(ap)
     ap.add_argument("--runs", default="1", help="Monte-Carlo runs (seeds seed..seed+runs-1)")
-    ap.add_argument("--out", default=None, help="trace CSV (written atomically)")
+    ap.add_argument("--out", default=None,
+                    help="trace CSV (written atomically; an existing file needs --force)")
+    ap.add_argument("--force", action="store_true", help="replace an existing --out file")
     ap.add_argument("--json", action="store_true", help="print a one-line JSON summary")
     a = ap.parse_args(argv)
     from .run import run
@@ -137,7 +119,7 @@ def run_main(argv):
         ropts = MM.cli_run_options(a)
         runs = MM.Option("runs", MM.INT, "", lo=1, hi=10 ** 7).validate(a.runs)
         if a.out:
-            _check_out(a.out, prog)
+            io.check_writable(a.out, overwrite=a.force)
         P = _problem(a)
         seed = ropts.pop("seed")
         ropts = {k: v for k, v in ropts.items() if v is not None}
@@ -167,7 +149,10 @@ def run_main(argv):
         trace = res.trace
         trace.attrs.update(res.runs[0].trace.attrs)
     if a.out:
-        io.write_trace(trace, a.out)
+        try:
+            io.write_trace(trace, a.out, overwrite=a.force)
+        except (ValueError, OSError) as e:
+            return _err(prog, e)
     if interrupted is not None:
         it = summary.get("iterations")
         where = f"; partial trace written to {a.out}" if a.out else ""

@@ -7,7 +7,6 @@ engine, and a tidy trace with provenance.
 """
 from __future__ import annotations
 
-import os
 import platform
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from ..backends.cpu import RunInterrupted  # noqa: F401  (re-exported)
 from ..methods import theory as T
 from ..methods.loopdata import (COLUMNS, NCOL, STATUS_NAMES, STOP_METRICS, StopRule,
                                 problem_data)
+from ..problems.memory import check as check_memory
 from ..methods.model import RUN_OPTIONS, get as get_method, validate, validate_run
 
 Option_seed = [o for o in RUN_OPTIONS if o.name == "seed"][0]
@@ -54,29 +54,6 @@ def pack_programs(comps, d):
             np.array(ptr, dtype=np.int64), nreg)
 
 
-def _available_memory():
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_memory(nbytes, what):
-    """One-line error when ``nbytes`` would not fit in the available memory."""
-    avail = _available_memory()
-    if avail is not None and nbytes > 0.8 * avail:
-        raise ValueError(f"{what} needs {nbytes / 2**30:.3g} GiB, more than the "
-                         f"{avail / 2**30:.3g} GiB of memory available; use fewer runs, "
-                         f"iterations or a larger stride")
-
-
 def run_options(P, opts, x0=None, runs=1):
     """Resolve the run options (validated by :data:`shiftbench.methods.model.RUN_OPTIONS`)."""
     iters, eps, stop, stride = opts["iters"], opts["eps"], opts["stop"], opts["stride"]
@@ -88,7 +65,8 @@ def run_options(P, opts, x0=None, runs=1):
     if stride is None:
         stride = max(1, -(-iters // 5000))
     rows = iters // stride + 2
-    check_memory(8.0 * runs * rows * NCOL, f"{runs} run(s) x {rows} trace rows")
+    check_memory(8.0 * runs * rows * NCOL, f"traces of {runs} run(s) x {rows} rows",
+                 "the run")
     X0 = np.ascontiguousarray(P.x0 if x0 is None else x0, dtype=float)
     if X0.shape != (P.d,) or not np.all(np.isfinite(X0)):
         raise ValueError(f"x0 must be a finite vector of length d = {P.d}")

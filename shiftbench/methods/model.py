@@ -201,7 +201,7 @@ class Build:
     h0: Any = None                    # initial shifts/state (n x d) where the loop takes them
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Method:
     """A method, declared once."""
     name: str

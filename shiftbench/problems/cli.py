@@ -89,6 +89,7 @@ def main(argv=None):
         if r["aliases"]:
             print(f"    aliases  {', '.join(r['aliases'])}")
         for k, p in r["params"].items():
-            print(f"      {k:11s} {p['type']:5s} default {_fmt(p['default']):8s} {p['help']}")
+            rng = f"; range {p['range']}" if p["type"] in ("int", "float") else ""
+            print(f"      {k:11s} {p['type']:6s} default {_fmt(p['default']):8s} {p['help']}{rng}")
         print()
     return 0

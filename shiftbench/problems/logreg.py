@@ -170,11 +170,12 @@ def _build(kind, A, b, n, lam, where, name, meta, split="drop"):
     sizes = np.diff(offsets)
     scale = 1.0 / sizes.astype(np.float64)
     reg = lam if kind == LOGREG else 2.0 * lam
-    L_i = np.array([_lmax_gram(A[offsets[i]:offsets[i + 1]]) / (4.0 * sizes[i])
-                    for i in range(n)]) + reg
-    # mean_i A_i^T A_i / (4 N_i) = B^T B with row j of B = a_j / sqrt(4 n N_i)
-    B = A * np.sqrt(_row_weights(offsets, scale) / 4.0)[:, None]
-    L = _lmax_gram(B) + reg
+    with memory.lapack_threads():
+        L_i = np.array([_lmax_gram(A[offsets[i]:offsets[i + 1]]) / (4.0 * sizes[i])
+                        for i in range(n)]) + reg
+        # mean_i A_i^T A_i / (4 N_i) = B^T B with row j of B = a_j / sqrt(4 n N_i)
+        B = A * np.sqrt(_row_weights(offsets, scale) / 4.0)[:, None]
+        L = _lmax_gram(B) + reg
     del B
     L_plus = float(math.sqrt(np.mean(L_i ** 2)))
     m = dict(meta)

@@ -92,3 +92,21 @@ def check(nbytes, what, where):
 
 
 F8 = 8      # bytes per float64
+
+
+def lapack_threads():
+    """A context that runs the dense decompositions of a problem's constants on
+    one BLAS thread (a no-op without ``threadpoolctl``).
+
+    On a busy machine OpenBLAS threads waiting on each other inside LAPACK
+    (``eigvalsh``, ``qr``) made them up to 100x slower: with 2 threads on 2
+    shared cores ``quadratic(d=500)`` took 18.8 s instead of 0.33 s, and
+    ``quadratic(d=2000)`` 56 s instead of 13 s; on an idle machine threads
+    gain little for these BLAS-2-bound reductions.
+    """
+    import contextlib
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")

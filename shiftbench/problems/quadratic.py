@@ -132,7 +132,8 @@ def lsq_problem(name, A, b, offsets, scale, lam, x0, meta=None):
                  f"n = {n} local {d} x {d} Hessians", name)
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            out = _lsq_constants(A, b, offsets, scale, lam, n, d)
+            with memory.lapack_threads():
+                out = _lsq_constants(A, b, offsets, scale, lam, n, d)
     except (np.linalg.LinAlgError, ValueError) as e:
         raise ValueError(f"{name}: the constants cannot be computed ({e}); the data "
                          f"are too large or ill-conditioned for float64") from None
@@ -279,6 +280,11 @@ def quadratic(kappa=10.0, n=10, d=20, hetero=0.0, interp=0, seed=0, L=1.0,
     # few d x d work matrices (Q, P, H^{1/2}, ...)
     memory.check(memory.F8 * (2.0 * n * d * d + 8.0 * d * d), f"n = {n} local "
                  f"{d} x {d} Hessians and their square roots", where)
+    with memory.lapack_threads():
+        return _quadratic(kappa, n, d, hetero, interp, seed, L, lmax_ratio, name, where)
+
+
+def _quadratic(kappa, n, d, hetero, interp, seed, L, lmax_ratio, name, where):
     ss = np.random.SeedSequence(int(seed))
     r_q, r_w, r_c, r_x = (np.random.default_rng(s) for s in ss.spawn(4))
     lamb = _spectrum(kappa, d, L)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import __version__
 from .._clock import cycles_per_second
-from ..compressors import Compressor
+from ..compressors import Compressor, as_compressor, pack_programs, empty_programs  # noqa: F401
 from ..methods import engine as E
 from ..methods import registry as R
 from ..methods import theory as T
@@ -39,7 +39,7 @@ def _per_worker(spec, n, what):
     if spec is None:
         return None
     if isinstance(spec, Compressor):
-        return [spec] * n
+        return [as_compressor(spec, what)] * n
     if isinstance(spec, str):
         parts = [s.strip() for s in spec.split(";") if s.strip()]
         expanded = []
@@ -51,6 +51,8 @@ def _per_worker(spec, n, what):
             else:
                 expanded.append(s)
         spec = expanded
+    if not isinstance(spec, (list, tuple)):
+        as_compressor(spec, what)            # a one-line error naming the right way
     spec = list(spec)
     if len(spec) == 1:
         spec = spec * n
@@ -60,31 +62,13 @@ def _per_worker(spec, n, what):
     cache = {}
     out = []
     for s in spec:
-        if isinstance(s, Compressor):
-            out.append(s)
+        if isinstance(s, Compressor) or not isinstance(s, str):
+            out.append(as_compressor(s, what))
         else:
             if s not in cache:
                 cache[s] = Compressor(s)
             out.append(cache[s])
     return out
-
-
-def pack_programs(comps, d):
-    """Stack per-worker compressor programs into (ops, params, ptr, nreg)."""
-    ops_l, par_l, ptr = [], [], [0]
-    nreg = 0
-    poff = 0
-    for C in comps:
-        C.node.check_d(d)
-        o = C.ops.copy()
-        o[:, 5] += poff
-        ops_l.append(o)
-        par_l.append(C.params)
-        poff += C.params.size
-        ptr.append(ptr[-1] + o.shape[0])
-        nreg = max(nreg, C.nreg)
-    return (np.ascontiguousarray(np.vstack(ops_l)), np.concatenate(par_l),
-            np.array(ptr, dtype=np.int64), nreg)
 
 
 def _positive(name, v, upper=None):
@@ -286,25 +270,25 @@ def setup(method, problem, compressor=None, shift_compressor=None, gamma=None,
         raise ValueError(f"shift = {shift!r} is not allowed; allowed: zero, star")
     else:
         H0 = np.zeros((n, d))
-    q_ops, q_par, q_ptr, nreg = pack_programs(Q, d)
+    q_prog, nreg = pack_programs(Q, d)
     if C is not None:
-        c_ops, c_par, c_ptr, nreg2 = pack_programs(C, d)
+        c_prog, nreg2 = pack_programs(C, d)
         nreg = max(nreg, nreg2)
     else:
-        c_ops, c_par, c_ptr = np.zeros((1, 6), np.int64), np.zeros(1), np.zeros(n + 1, np.int64)
+        c_prog = empty_programs(n)
     lw = (th.lyapunov_weights if th is not None and th.lyapunov_weights is not None
           else np.ones(n))
     qspec = Q[0].spec if len({c.spec for c in Q}) == 1 else ";".join(c.spec for c in Q)
     cspec = None if C is None else (C[0].spec if len({c.spec for c in C}) == 1
                                     else ";".join(c.spec for c in C))
-    vbits = int(max(c.params[2] if c.ops[0, 0] in (0, 1) else 32 for c in Q))
+    vbits = max(c.value_bits for c in Q)
     params = {"method": info.name, "problem": P.name, "compressor": qspec,
               "shift_compressor": cspec, "gamma": float(g), "alpha": float(a),
               "eta": float(et), "p": [float(v) for v in pp], "M": th.M if th else M,
               "omega": omega.tolist(), "delta": delta.tolist(), "n": n, "d": d,
               "shift": shift if info.mode == E.FIXED else None,
               "theorem": info.theorem}
-    args = dict(mode=info.mode, P=P, H0=H0, q=(q_ops, q_par, q_ptr), c=(c_ops, c_par, c_ptr),
+    args = dict(mode=info.mode, P=P, H0=H0, q=q_prog, c=c_prog,
                 has_c=C is not None, gamma=float(g), alpha=float(a), eta=float(et),
                 p=np.ascontiguousarray(pp, dtype=float), lyap_w=np.asarray(lw, float),
                 nreg=nreg, value_bits=vbits)
@@ -370,7 +354,7 @@ def run(method, problem, compressor=None, shift_compressor=None, *, gamma=None,
     gs = P.grad_star if P.grad_star is not None else np.zeros((P.n, P.d))
     kind, A, b, off, sc, lam = P.args()
     common = (a["mode"], kind, A, b, off, sc, lam, X0, xs, gs, a["H0"], fs, has_star,
-              *a["q"], *a["c"], a["has_c"], a["gamma"], a["alpha"], a["eta"], a["p"],
+              a["q"], a["c"], a["has_c"], a["gamma"], a["alpha"], a["eta"], a["p"],
               a["lyap_w"], iters, stride, eps, STOP_METRICS[stop], budget, float(explode),
               a["value_bits"])
     hz = cycles_per_second()

@@ -36,7 +36,7 @@ from numba import njit, prange
 
 from .. import _rng
 from .._clock import cycles
-from ..compressors.kernels import apply_program
+from ..compressors.kernels import apply_program, IWORK_EXTRA
 from ..problems.base import local_grad
 
 # modes
@@ -144,7 +144,7 @@ def write_row(trace, row, it, dist, dist0, fval, f_star, gn, bmean, bmax, vmean,
 @njit(cache=True)
 def run_one(mode, kind, A, b, off, scale, lam,
             x0, x_star, gstar, h0, f_star, has_star,
-            q_ops, q_par, q_ptr, c_ops, c_par, c_ptr, has_c,
+            q, c_prog, has_c,
             gamma, alpha, eta, p, lyap_w,
             max_iter, stride, eps, stop_metric, bits_budget, explode, value_bits,
             seed, nreg, trace):
@@ -166,7 +166,7 @@ def run_one(mode, kind, A, b, off, scale, lam,
     c = np.empty(d)
     gfull = np.empty(d)
     regs = np.zeros((max(nreg, 1), d))
-    iwork = np.zeros(d + 65536, dtype=np.int64)
+    iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
     mark = np.zeros(d, dtype=np.uint8)
     rng = np.zeros((n, 2), dtype=np.uint64)
     bits = np.zeros(n)
@@ -232,12 +232,11 @@ def run_one(mode, kind, A, b, off, scale, lam,
             acc[k] = 0.0
         if mode == GDCI or mode == VRGDCI:
             for i in range(n):
-                qs, qe = q_ptr[i], q_ptr[i + 1]
                 for k in range(d):
                     v[k] = x[k] - gamma * G[i, k]
                     if mode == VRGDCI:
                         v[k] -= H[i, k]
-                bf, bv = apply_program(q_ops[qs:qe], q_par, v, m, rng[i], regs, iwork, mark)
+                bf, bv = apply_program(q, i, v, m, rng[i], regs, iwork, mark)
                 bits[i] += bf
                 vbits[i] += bv
                 if mode == VRGDCI:
@@ -251,23 +250,21 @@ def run_one(mode, kind, A, b, off, scale, lam,
                 x[k] = (1.0 - eta) * x[k] + eta * acc[k] / n
             continue
         for i in range(n):
-            qs, qe = q_ptr[i], q_ptr[i + 1]
             g = G[i]
             h = H[i]
             for k in range(d):
                 v[k] = g[k] - h[k]
             if mode == DIANA and has_c:
-                cs, ce = c_ptr[i], c_ptr[i + 1]
-                bf, bv = apply_program(c_ops[cs:ce], c_par, v, c, rng[i], regs, iwork, mark)
+                bf, bv = apply_program(c_prog, i, v, c, rng[i], regs, iwork, mark)
                 bits[i] += bf
                 vbits[i] += bv
                 for k in range(d):
                     v[k] -= c[k]
-                bf, bv = apply_program(q_ops[qs:qe], q_par, v, m, rng[i], regs, iwork, mark)
+                bf, bv = apply_program(q, i, v, m, rng[i], regs, iwork, mark)
                 for k in range(d):
                     m[k] += c[k]
             else:
-                bf, bv = apply_program(q_ops[qs:qe], q_par, v, m, rng[i], regs, iwork, mark)
+                bf, bv = apply_program(q, i, v, m, rng[i], regs, iwork, mark)
             bits[i] += bf
             vbits[i] += bv
             for k in range(d):
@@ -280,8 +277,7 @@ def run_one(mode, kind, A, b, off, scale, lam,
                 if has_c:
                     for k in range(d):
                         v[k] = g[k] - gstar[i, k]
-                    cs, ce = c_ptr[i], c_ptr[i + 1]
-                    bf, bv = apply_program(c_ops[cs:ce], c_par, v, c, rng[i], regs, iwork, mark)
+                    bf, bv = apply_program(c_prog, i, v, c, rng[i], regs, iwork, mark)
                     bits[i] += bf
                     vbits[i] += bv
                     for k in range(d):
@@ -309,7 +305,7 @@ def run_one(mode, kind, A, b, off, scale, lam,
 @njit(cache=True, parallel=True)
 def run_many(mode, kind, A, b, off, scale, lam,
              x0, x_star, gstar, h0, f_star, has_star,
-             q_ops, q_par, q_ptr, c_ops, c_par, c_ptr, has_c,
+             q, c_prog, has_c,
              gamma, alpha, eta, p, lyap_w,
              max_iter, stride, eps, stop_metric, bits_budget, explode, value_bits,
              seeds, nreg, traces, status, iters, rows):
@@ -321,7 +317,7 @@ def run_many(mode, kind, A, b, off, scale, lam,
     for r in prange(seeds.size):
         s, it, nr = run_one(mode, kind, A, b, off, scale, lam,
                             x0, x_star, gstar, h0, f_star, has_star,
-                            q_ops, q_par, q_ptr, c_ops, c_par, c_ptr, has_c,
+                            q, c_prog, has_c,
                             gamma, alpha, eta, p, lyap_w,
                             max_iter, stride, eps, stop_metric, bits_budget, explode,
                             value_bits, seeds[r], nreg, traces[r])

@@ -167,7 +167,7 @@ class EngineCall:
                                           opts.pop("shift_compressor", None), **opts)
             gs = P.grad_star if P.grad_star is not None else np.zeros((P.n, P.d))
             self.common = (a["mode"], kind, A, b, off, sc, lam, X0, xs, gs, a["H0"], fs,
-                           has_star, *a["q"], *a["c"], a["has_c"], a["gamma"], a["alpha"],
+                           has_star, a["q"], a["c"], a["has_c"], a["gamma"], a["alpha"],
                            a["eta"], a["p"], a["lyap_w"], self.iters, self.stride,
                            float(eps), stop, 0.0, 1e12, a["value_bits"])
             self.mod, self.extra = E, ()
@@ -177,7 +177,7 @@ class EngineCall:
             _, _, params, th, a = tpc_run.setup(self.info.name, P, compressor,
                                                 opts.pop("compressor2", None), **opts)
             self.common = (a["mech"], a["inner"], kind, A, b, off, sc, lam, X0, xs, fs,
-                           has_star, *a["c1"], *a["c2"], a["gamma"], a["zeta"], a["p"],
+                           has_star, a["c1"], a["c2"], a["gamma"], a["zeta"], a["p"],
                            a["ef_outer"], self.iters, self.stride, float(eps), stop, 0.0,
                            1e12, a["value_bits"])
             self.mod, self.extra = T, (np.zeros((0, P.d)),)

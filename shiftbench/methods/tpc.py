@@ -77,7 +77,7 @@ from numba import njit, prange
 
 from .. import _rng
 from .._clock import cycles
-from ..compressors.kernels import apply_program
+from ..compressors.kernels import apply_program, IWORK_EXTRA
 from ..problems.base import local_grad
 from .engine import (stop_status, bits_stats, write_row, COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
                      STOP_REL_ERR, STOP_GRAD, STOP_FGAP, C_IT, C_DIST, C_REL, C_FGAP,
@@ -118,7 +118,7 @@ def _sqdist(a, b):
 
 
 @njit(cache=True)
-def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, p, coin,
+def mech_apply(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
                vb, rng, regs, iwork, mark, bvec, t1, t2):
     """One three point compressor: ``out = C_{h,y}(x)``.
 
@@ -135,9 +135,11 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
     out : ndarray
         Receives C_{h,y}(x); it may be ``h`` itself (every read of h[k]
         happens before out[k] is written).
-    c1_ops, c1_par, c2_ops, c2_par : ndarray
+    c1, c2 : Programs
         Programs of C (or Q for MARINA) and of the second compressor
         (Q of 3PCv2, C_2 of 3PCv3/3PCv4).
+    w : int
+        The worker whose programs run.
     zeta, p : float
         LAG/CLAG trigger and the probability of 3PCv5/MARINA.
     coin : float
@@ -164,7 +166,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
     if mech == EF21:
         for k in range(d):
             t1[k] = x[k] - h[k]
-        a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+        a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
         for k in range(d):
             out[k] = h[k] + t2[k]
         return a, b
@@ -176,7 +178,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
                 return 1 + full, full
             for k in range(d):
                 t1[k] = x[k] - h[k]
-            a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+            a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
             for k in range(d):
                 out[k] = h[k] + t2[k]
             return 1 + a, b
@@ -186,7 +188,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
     if mech == V1:
         for k in range(d):
             t1[k] = x[k] - y[k]
-        a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+        a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
         for k in range(d):
             out[k] = y[k] + t2[k]
         return a, b
@@ -203,7 +205,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
             return flag + full, full
         for k in range(d):
             t1[k] = x[k] - y[k]
-        a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+        a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
         for k in range(d):
             out[k] = h[k] + t2[k]
         return flag + a, b
@@ -211,7 +213,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
     if mech == V2:
         for k in range(d):
             t1[k] = x[k] - y[k]
-        a, b = apply_program(c2_ops, c2_par, t1, t2, rng, regs, iwork, mark)
+        a, b = apply_program(c2, w, t1, t2, rng, regs, iwork, mark)
         bf += a
         bv += b
         for k in range(d):
@@ -219,7 +221,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
     elif mech == V4 or (mech == V3 and inner == INNER_EF21):
         for k in range(d):
             t1[k] = x[k] - h[k]
-        a, b = apply_program(c2_ops, c2_par, t1, t2, rng, regs, iwork, mark)
+        a, b = apply_program(c2, w, t1, t2, rng, regs, iwork, mark)
         bf += a
         bv += b
         for k in range(d):
@@ -235,7 +237,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
             else:
                 for k in range(d):
                     t1[k] = x[k] - h[k]
-                a, b = apply_program(c2_ops, c2_par, t1, t2, rng, regs, iwork, mark)
+                a, b = apply_program(c2, w, t1, t2, rng, regs, iwork, mark)
                 bf += a
                 bv += b
                 for k in range(d):
@@ -245,7 +247,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
                 bvec[k] = h[k]
     for k in range(d):
         t1[k] = x[k] - bvec[k]
-    a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+    a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
     for k in range(d):
         out[k] = bvec[k] + t2[k]
     return bf + a, bv + b
@@ -264,7 +266,7 @@ def _grads(kind, A, b, off, scale, lam, x, G):
 @njit(cache=True)
 def run_one(mech, inner, kind, A, b, off, scale, lam,
             x0, x_star, f_star, has_star,
-            c1_ops, c1_par, c1_ptr, c2_ops, c2_par, c2_ptr,
+            c1, c2,
             gamma, zeta, p, ef_outer,
             max_iter, stride, eps, stop_metric, bits_budget, explode, value_bits,
             seed, nreg, trace, xrec):
@@ -273,8 +275,8 @@ def run_one(mech, inner, kind, A, b, off, scale, lam,
     ``trace`` (rows x NCOL) receives a row every ``stride`` iterations and
     at the last one; row k describes x^k and the bits spent to reach it.
     If ``xrec`` has rows, row r of it receives the iterate of trace row r.
-    Per-worker compressors: worker i runs ``c1_ops[c1_ptr[i]:c1_ptr[i+1]]``
-    (and likewise c2).  CGD is a single node: it runs worker 0's program and
+    Per-worker compressors: worker i runs its program in ``c1`` (and
+    likewise c2).  CGD is a single node: it runs worker 0's program and
     stream, and its bits are those of that one node.
     """
     n = off.size - 1
@@ -291,7 +293,7 @@ def run_one(mech, inner, kind, A, b, off, scale, lam,
     t1 = np.empty(d)
     t2 = np.empty(d)
     regs = np.zeros((max(nreg, 1), d))
-    iwork = np.zeros(d + 65536, dtype=np.int64)
+    iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
     mark = np.zeros(d, dtype=np.uint8)
     rng = np.zeros((n + 1, 2), dtype=np.uint64)
     bits = np.zeros(n)
@@ -371,8 +373,7 @@ def run_one(mech, inner, kind, A, b, off, scale, lam,
                 for i in range(n):
                     t += Gy[i, k]
                 v[k] = t / n
-            a, bb = apply_program(c1_ops[c1_ptr[0]:c1_ptr[1]], c1_par, v, m, rng[0],
-                                  regs, iwork, mark)
+            a, bb = apply_program(c1, 0, v, m, rng[0], regs, iwork, mark)
             bits[0] += a
             vbits[0] += bb
             for k in range(d):
@@ -387,8 +388,7 @@ def run_one(mech, inner, kind, A, b, off, scale, lam,
                 else:
                     for k in range(d):
                         v[k] = Gy[i, k]
-                a, bb = apply_program(c1_ops[c1_ptr[i]:c1_ptr[i + 1]], c1_par, v, m, rng[i],
-                                      regs, iwork, mark)
+                a, bb = apply_program(c1, i, v, m, rng[i], regs, iwork, mark)
                 bits[i] += a
                 vbits[i] += bb
                 for k in range(d):
@@ -409,9 +409,7 @@ def run_one(mech, inner, kind, A, b, off, scale, lam,
             coin = _rng.uniform(rng[n]) if mech == MARINA else 0.0
             for i in range(n):
                 a, bb = mech_apply(mech, inner, H[i], G2[cur, i], G2[nxt, i], H[i],
-                                   c1_ops[c1_ptr[i]:c1_ptr[i + 1]], c1_par,
-                                   c2_ops[c2_ptr[i]:c2_ptr[i + 1]], c2_par,
-                                   zeta, p, coin, vb, rng[i], regs, iwork, mark,
+                                   c1, c2, i, zeta, p, coin, vb, rng[i], regs, iwork, mark,
                                    bvec, t1, t2)
                 bits[i] += a
                 vbits[i] += bb
@@ -429,7 +427,7 @@ def run_one(mech, inner, kind, A, b, off, scale, lam,
 @njit(cache=True, parallel=True)
 def run_many(mech, inner, kind, A, b, off, scale, lam,
              x0, x_star, f_star, has_star,
-             c1_ops, c1_par, c1_ptr, c2_ops, c2_par, c2_ptr,
+             c1, c2,
              gamma, zeta, p, ef_outer,
              max_iter, stride, eps, stop_metric, bits_budget, explode, value_bits,
              seeds, nreg, traces, status, iters, rows):
@@ -442,7 +440,7 @@ def run_many(mech, inner, kind, A, b, off, scale, lam,
         xrec = np.empty((0, x0.size))
         s, it, nr = run_one(mech, inner, kind, A, b, off, scale, lam,
                             x0, x_star, f_star, has_star,
-                            c1_ops, c1_par, c1_ptr, c2_ops, c2_par, c2_ptr,
+                            c1, c2,
                             gamma, zeta, p, ef_outer,
                             max_iter, stride, eps, stop_metric, bits_budget, explode,
                             value_bits, seeds[r], nreg, traces[r], xrec)
@@ -452,7 +450,7 @@ def run_many(mech, inner, kind, A, b, off, scale, lam,
 
 
 @njit(cache=True)
-def tpc_errors(mech, inner, H, Y, X, c1_ops, c1_par, c2_ops, c2_par, zeta, p,
+def tpc_errors(mech, inner, H, Y, X, c1, c2, zeta, p,
                value_bits, seed, trials, nreg, err):
     """Monte-Carlo errors of a three point compressor on sampled triples.
 
@@ -468,7 +466,7 @@ def tpc_errors(mech, inner, H, Y, X, c1_ops, c1_par, c2_ops, c2_par, zeta, p,
     t1 = np.empty(d)
     t2 = np.empty(d)
     regs = np.zeros((max(nreg, 1), d))
-    iwork = np.zeros(d + 65536, dtype=np.int64)
+    iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
     mark = np.zeros(d, dtype=np.uint8)
     rng = np.zeros(2, dtype=np.uint64)
     rc = np.zeros(2, dtype=np.uint64)
@@ -477,6 +475,6 @@ def tpc_errors(mech, inner, H, Y, X, c1_ops, c1_par, c2_ops, c2_par, zeta, p,
             _rng.seed_state(rng, seed, np.uint64(t))
             _rng.seed_state(rc, seed, np.uint64(trials + t))
             coin = _rng.uniform(rc)
-            mech_apply(mech, inner, H[j], Y[j], X[j], out, c1_ops, c1_par, c2_ops, c2_par,
+            mech_apply(mech, inner, H[j], Y[j], X[j], out, c1, c2, 0,
                        zeta, p, coin, value_bits, rng, regs, iwork, mark, bvec, t1, t2)
             err[j, t] = _sqdist(out, X[j])

@@ -93,7 +93,7 @@ def setup(name, problem, compressor=None, compressor2=None, *, gamma=None,
         theory (None when a user gamma is given and no theory applies) and
         the compiled loop's arguments.
     """
-    from ..harness.run import _per_worker, _positive, pack_programs, resolve_problem
+    from ..harness.run import _per_worker, _positive, pack_programs, empty_programs, resolve_problem
     info = R.get(name) if name != "dcgd" else None
     key = name if info is None else info.name
     mech = K.MECH_CODES[key]
@@ -206,14 +206,14 @@ def setup(name, problem, compressor=None, compressor2=None, *, gamma=None,
     ef_outer = 1.0
     if key == "ef" and ef_form == "seed004":
         ef_outer = g
-    c1_ops, c1_par, c1_ptr, nreg = pack_programs(C1, d)
+    c1_prog, nreg = pack_programs(C1, d)
     if C2 is not None:
-        c2_ops, c2_par, c2_ptr, nreg2 = pack_programs(C2, d)
+        c2_prog, nreg2 = pack_programs(C2, d)
         nreg = max(nreg, nreg2)
     else:
-        c2_ops, c2_par, c2_ptr = np.zeros((1, 6), np.int64), np.zeros(1), np.zeros(n + 1, np.int64)
+        c2_prog = empty_programs(n)
     comps = list(C1) + (list(C2) if C2 is not None else [])
-    vbits = int(max(c.params[2] if c.ops[0, 0] in (0, 1) else 32 for c in comps))
+    vbits = max(c.value_bits for c in comps)
     spec = lambda cs: (None if cs is None else cs[0].spec if len({c.spec for c in cs}) == 1  # noqa: E731
                        else ";".join(c.spec for c in cs))
     params = {"method": key, "problem": P.name, "compressor": spec(C1),
@@ -227,7 +227,7 @@ def setup(name, problem, compressor=None, compressor2=None, *, gamma=None,
               "L_minus": Lm, "L_plus": Lp, "mu": mu, "n": n, "d": d,
               "theorem": info.theorem if info is not None else "seed 004 (distributed CGD)"}
     args = dict(mech=mech, inner=K.INNER_CODES.get(inner, 0) if key == "3pcv3" else 0,
-                c1=(c1_ops, c1_par, c1_ptr), c2=(c2_ops, c2_par, c2_ptr),
+                c1=c1_prog, c2=c2_prog,
                 gamma=float(g), zeta=float(zeta or 0.0), p=float(p if p is not None else 1.0),
                 ef_outer=float(ef_outer), nreg=nreg, value_bits=vbits)
     return info, P, params, th, args
@@ -305,7 +305,7 @@ def run(method, problem, compressor=None, shift_compressor=None, *, gamma=None,
     stop = o["stop"]
     kind, A, b, off, sc, lam = P.args()
     common = (a["mech"], a["inner"], kind, A, b, off, sc, lam, X0, xs, fs, has_star,
-              *a["c1"], *a["c2"], a["gamma"], a["zeta"], a["p"], a["ef_outer"],
+              a["c1"], a["c2"], a["gamma"], a["zeta"], a["p"], a["ef_outer"],
               iters, stride, eps, STOP_METRICS[stop], budget, float(explode),
               a["value_bits"])
     hz = cycles_per_second()

@@ -287,17 +287,17 @@ def nat_round(t, u=None, deterministic=False):
 # ----------------------------------------------------------------------------
 # the primitives: each returns (y, bits_full, bits_values)
 
-def _identity(x, pr, rng):
+def identity(x, pr, rng):
     vb = int(pr.get("bits", 32))
     m = int(np.count_nonzero(x))
     return x.copy(), _sparse_or_dense(m, x.size, vb), vb * m
 
 
-def _zero(x, pr, rng):
+def zero(x, pr, rng):
     return np.zeros_like(x), 0, 0
 
 
-def _topk(x, pr, rng):
+def topk(x, pr, rng):
     d = x.size
     vb = int(pr.get("bits", 32))
     k = _resolve_k(pr, d)
@@ -375,7 +375,7 @@ def adaptive_probabilities(x, k):
     return np.minimum(1.0, adaptive_scale(x, k) * a)
 
 
-def _adaptive(x, pr, rng):
+def adaptive(x, pr, rng):
     """Adaptive sparsification (reconstructed; Wangni et al. 2018).
 
     p_i = min(1, lam |x_i|) (:func:`adaptive_scale`).  One draw per
@@ -421,7 +421,7 @@ def _dither_bits(x, s, vb):
     return vb + _sparse_or_dense(m, x.size, per), per * m
 
 
-def _dither(x, pr, rng):
+def dither(x, pr, rng):
     """Random dithering / QSGD (Alistarh et al. 2017): one key per call (also
     for x = 0); entry i uses ``ctr_uniform(key, i)``.
 
@@ -448,7 +448,7 @@ def _dither(x, pr, rng):
     return y, bf, bv
 
 
-def _natural_dither(x, pr, rng):
+def natural_dither(x, pr, rng):
     """Natural dithering (Horváth et al. 2019): levels {0, 2^(1-s), .., 1/2, 1}.
 
     u_i = |x_i|/||x||_p; u_i >= 1 keeps level 1 (no draw); below the smallest
@@ -481,7 +481,7 @@ def _natural_dither(x, pr, rng):
     return y, bf, bv
 
 
-def _terngrad(x, pr, rng):
+def terngrad(x, pr, rng):
     """TernGrad (Wen et al. 2017): one key per call (also for x = 0);
     entry i uses ``ctr_uniform(key, i)``.
 
@@ -501,7 +501,7 @@ def _terngrad(x, pr, rng):
     return y, vb + min(2 * d, support_bits(nz, d) + nz), nz
 
 
-def _sign(x, pr, rng):
+def sign(x, pr, rng):
     """Scaled sign (||x||_1/d) sign(x): one value + 1 bit per entry (or
     support + signs of the nonzeros when x has zeros)."""
     d = x.size
@@ -514,22 +514,34 @@ def _sign(x, pr, rng):
     return y, vb + min(2 * d, support_bits(m, d) + m), m
 
 
-_PRIMITIVES = {
-    "identity": _identity,
-    "zero": _zero,
-    "top-k": _topk,
-    "rand-k": lambda x, pr, rng: _randk(x, pr, rng, True),
-    "crand-k": lambda x, pr, rng: _randk(x, pr, rng, False),
-    "bernoulli": lambda x, pr, rng: _bernoulli(x, pr, rng, False),
-    "scaled-bernoulli": lambda x, pr, rng: _bernoulli(x, pr, rng, True),
-    "adaptive": _adaptive,
-    "natural": lambda x, pr, rng: _natural(x, pr, rng, False),
-    "natural-det": lambda x, pr, rng: _natural(x, pr, rng, True),
-    "dither": _dither,
-    "natural-dither": _natural_dither,
-    "terngrad": _terngrad,
-    "sign": _sign,
-}
+def randk(x, pr, rng):
+    """Rand-K: (d/K) x on K coordinates drawn by Floyd's algorithm."""
+    return _randk(x, pr, rng, True)
+
+
+def crandk(x, pr, rng):
+    """cRand-K: x on K coordinates drawn by Floyd's algorithm (unscaled)."""
+    return _randk(x, pr, rng, False)
+
+
+def bernoulli(x, pr, rng):
+    """x with probability p (one draw), else 0."""
+    return _bernoulli(x, pr, rng, False)
+
+
+def scaled_bernoulli(x, pr, rng):
+    """x/p with probability p (one draw), else 0."""
+    return _bernoulli(x, pr, rng, True)
+
+
+def natural(x, pr, rng):
+    """Unbiased C_nat (one key)."""
+    return _natural(x, pr, rng, False)
+
+
+def natural_det(x, pr, rng):
+    """Deterministic C_nat (no draw)."""
+    return _natural(x, pr, rng, True)
 
 
 # ----------------------------------------------------------------------------
@@ -571,7 +583,10 @@ def naive_apply(node, x, rng):
         (c,) = node.kids
         y, b, v = naive_apply(c, x, rng)
         return node.params["lam"] * y, b, v
-    return _PRIMITIVES[node.name](x, node.params, rng)
+    ref = node.definition.reference
+    if ref is None:
+        raise ValueError(f"{node.name}: no NumPy reference was registered")
+    return ref(x, node.values(), rng)
 
 
 def naive_compress(spec, x, seed=0, stream=0):

@@ -2,9 +2,9 @@
 
 A compressor is a short straight-line *program* of ops; a primitive
 compressor is one op.  The primitives are numba functions with ONE uniform
-signature, called through first-class function pointers, so a run compiles
-the interpreter once and only the primitives it uses (not a switch over all
-of them):
+signature, called through function pointers, so a run compiles the
+interpreter once and only the primitives it uses (not a switch over all of
+them):
 
 * built-in kernels: ``kern(x, out, params, rng, iwork, mark) ->
   (bits_full, bits_values)`` (:data:`KERNEL_SIG`);
@@ -20,13 +20,15 @@ The compressors of several workers are packed into one :class:`Programs`
 ``(ops, params, ptr, prims, uprims)``: worker w runs ops rows
 ``ptr[w]:ptr[w+1]``; ``prims`` / ``uprims`` are tuples of exactly
 :data:`NPRIM` kernels (unused slots hold the zero kernel) and an op names its
-kernel by slot.  Compiled code sees a Programs as :func:`programs_type`:
-the three arrays and a table of the kernels' addresses (filled in when a
-Programs is passed in, computed once per Programs object), from which
-:func:`kernel_at` makes the first-class function of a slot.  The type holds
-no addresses, so every compiled caller is cached on disk once for all
-compressors, and it is made of arrays only, so it also passes into
-``prange`` loops.
+kernel by slot.  Compiled code sees a Programs as :func:`programs_type`: the
+three arrays and ``addr``, the kernels' native entry points (filled in when a
+Programs is passed in; each kernel is compiled, or loaded from numba's disk
+cache, for its signature once per process).  :func:`call_kernel` calls slot
+s of it with numba's own calling convention, exactly as numba calls a
+first-class function's native address.  The type holds no addresses, so
+every compiled caller is cached on disk once for all compressors, and it is
+made of arrays only, so a Programs also passes into ``prange`` loops (whose
+gufuncs take scalars and arrays; a tuple of first-class functions cannot).
 
 Ops (rows of ``ops``, columns ``C_*``)::
 
@@ -34,7 +36,6 @@ Ops (rows of ``ops``, columns ``C_*``)::
 
 registers: -1 is the input x, -2 the output, r >= 0 is ``regs[r]``.
 """
-import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -42,15 +43,10 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.core.datamodel.models import TupleModel
-from numba.core.errors import NumbaExperimentalFeatureWarning
+from numba.core.registry import CPUDispatcher
 from numba.extending import typeof_impl, register_model, unbox, NativeValue, intrinsic
-from numba.experimental.function_type import _get_wrapper_address, _get_jit_address
 
 from .intrinsics import borrow
-
-# first-class function types are "experimental" in numba; they are the point here
-warnings.filterwarnings("ignore", message="First-class function type feature is experimental",
-                        category=NumbaExperimentalFeatureWarning)
 
 NPRIM = 8
 """Kernel slots per Programs (built-in and user kernels each)."""
@@ -72,8 +68,6 @@ KERNEL_SIG = _RET(_F, _F, _F, types.uint64[::1], types.int64[::1], types.uint8[:
 """Signature of every built-in primitive kernel."""
 USER_SIG = _RET(_F, _F, _F, types.uint64[::1])
 """Signature of users' kernels (``shiftbench.register_compressor``)."""
-KERNEL_FT = types.FunctionType(KERNEL_SIG)
-USER_FT = types.FunctionType(USER_SIG)
 
 
 class Programs(namedtuple("Programs", "ops params ptr prims uprims")):
@@ -93,9 +87,8 @@ class Programs(namedtuple("Programs", "ops params ptr prims uprims")):
     """
 
     def _addresses(self):
-        """(2 NPRIM, 3) int64: the (cfunc wrapper, object, native) addresses
-        of every slot; computed once per Programs (and each kernel compiled
-        or loaded from numba's cache once per process)."""
+        """int64[2 NPRIM]: the native entry point of every slot (built-in
+        slots first); computed once per Programs."""
         a = self.__dict__.get("_addr")
         if a is None:
             a = np.array([kernel_address(f, KERNEL_SIG) for f in self.prims]
@@ -108,22 +101,26 @@ _ADDRESSES = {}
 
 
 def kernel_address(disp, sig):
-    """``(cfunc wrapper, object, native)`` addresses of numba dispatcher
-    ``disp`` compiled for ``sig`` (compiling it, or loading it from numba's
-    disk cache, the first time)."""
+    """The native entry point of numba dispatcher ``disp`` compiled for
+    ``sig`` (compiling it, or loading it from numba's disk cache, the first
+    time).  The dispatcher must stay alive while the address is used (a
+    Programs holds its kernels)."""
     key = (disp, sig)
     a = _ADDRESSES.get(key)
     if a is None:
-        a = _ADDRESSES[key] = (_get_wrapper_address(disp, sig), id(disp),
-                               _get_jit_address(disp, sig))
+        if not isinstance(disp, CPUDispatcher):
+            raise ValueError(f"a compressor kernel must be a numba @njit function, "
+                             f"got {type(disp).__name__}")
+        disp.compile(sig)
+        cres = disp.overloads[tuple(sig.args)]
+        a = _ADDRESSES[key] = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
     return a
 
 
 class _View(namedtuple("ProgramsView", "ops params ptr addr")):
     """What compiled code sees of a :class:`Programs`: four arrays, the
-    kernels as the address table ``addr`` (rows 0..NPRIM-1: built-in slots,
-    NPRIM..2 NPRIM-1: user slots).  Arrays only, so a Programs also passes
-    into ``prange`` loops (whose gufuncs take scalars and arrays)."""
+    kernels as their entry points ``addr`` (0..NPRIM-1: built-in slots,
+    NPRIM..2 NPRIM-1: user slots)."""
 
 
 class ProgramsType(types.NamedTuple):
@@ -140,14 +137,14 @@ class ProgramsType(types.NamedTuple):
 
 register_model(ProgramsType)(TupleModel)
 
-PROGRAMS_TYPE = ProgramsType([types.int64[:, ::1], _F, types.int64[::1], types.int64[:, ::1]],
+PROGRAMS_TYPE = ProgramsType([types.int64[:, ::1], _F, types.int64[::1], types.int64[::1]],
                              _View)
 
 
 def programs_type():
     """The static numba type of a :class:`Programs`, for explicit signatures
     (``disp.compile(sig)``) of compiled functions that take one.  It holds no
-    function addresses, so those functions are cached on disk once for all
+    addresses, so those functions are cached on disk once for all
     compressors."""
     return PROGRAMS_TYPE
 
@@ -185,41 +182,49 @@ def _unbox_programs(typ, obj, c):
     return NativeValue(c.context.make_tuple(builder, typ, vals), is_error=builder.load(err))
 
 
-def _function_at(ftype, offset):
-    """An intrinsic ``f(addr, slot)``: the first-class function of type
-    ``ftype`` in row ``offset + slot`` of an address table."""
-    @intrinsic
-    def at(typingctx, addr, slot):
-        if not (isinstance(addr, types.Array) and isinstance(slot, types.Integer)):
-            return None
+def _caller(sig, offset):
+    """An intrinsic ``call(addr, slot, *args)``: the kernel of signature
+    ``sig`` at ``addr[offset + slot]``, called with numba's native calling
+    convention (its exceptions propagate, as for any numba call)."""
+    nargs = len(sig.args)
 
-        def codegen(context, builder, sig, args):
-            arr = context.make_array(sig.args[0])(context, builder, args[0])
-            i64 = ir.IntType(64)
-            row = builder.add(builder.sext(args[1], i64) if args[1].type.width < 64
-                              else args[1], ir.Constant(i64, offset))
-            base = builder.mul(row, ir.Constant(i64, 3))
-            vp = context.get_value_type(types.voidptr)
+    def typer(addr, slot, args):
+        if (isinstance(addr, types.Array) and addr.dtype == types.int64
+                and isinstance(slot, types.Integer) and tuple(args) == tuple(sig.args)):
+            return sig.return_type(addr, slot, *args)
+        return None
 
-            def word(k):
-                ptr = builder.gep(arr.data, [builder.add(base, ir.Constant(i64, k))])
-                return builder.inttoptr(builder.load(ptr), vp)
+    def codegen(context, builder, signature, llargs):
+        arr = context.make_array(signature.args[0])(context, builder, llargs[0])
+        i64 = ir.IntType(64)
+        slot = context.cast(builder, llargs[1], signature.args[1], types.int64)
+        entry = builder.load(builder.gep(arr.data, [builder.add(slot, ir.Constant(i64, offset))]))
+        fnty = context.call_conv.get_function_type(sig.return_type, sig.args)
+        fn = builder.inttoptr(entry, fnty.as_pointer())
+        status, res = context.call_conv.call_function(builder, fn, sig.return_type, sig.args,
+                                                      llargs[2:])
+        with cgutils.if_unlikely(builder, status.is_error):
+            context.call_conv.return_status_propagate(builder, status)
+        return res
 
-            sf = cgutils.create_struct_proxy(ftype)(context, builder)
-            sf.c_addr = word(0)
-            sf.py_addr = word(1)
-            sf.jit_addr = word(2)
-            return sf._getvalue()
+    if nargs == 6:
+        @intrinsic
+        def call(typingctx, addr, slot, a0, a1, a2, a3, a4, a5):
+            s = typer(addr, slot, (a0, a1, a2, a3, a4, a5))
+            return (s, codegen) if s is not None else None
+    else:
+        @intrinsic
+        def call(typingctx, addr, slot, a0, a1, a2, a3):
+            s = typer(addr, slot, (a0, a1, a2, a3))
+            return (s, codegen) if s is not None else None
+    return call
 
-        return ftype(addr, slot), codegen
 
-    return at
-
-
-kernel_at = _function_at(KERNEL_FT, 0)
-"""``kernel_at(addr, slot)``: built-in kernel ``slot`` of an address table."""
-user_kernel_at = _function_at(USER_FT, NPRIM)
-"""``user_kernel_at(addr, slot)``: user kernel ``slot`` of an address table."""
+call_kernel = _caller(KERNEL_SIG, 0)
+"""``call_kernel(addr, slot, x, out, params, rng, iwork, mark)``: built-in
+kernel ``slot`` of a Programs' ``addr``."""
+call_user_kernel = _caller(USER_SIG, NPRIM)
+"""``call_user_kernel(addr, slot, x, out, params, rng)``: user kernel ``slot``."""
 
 
 def make_programs(ops, params, ptr, prims, uprims, zero, uzero):
@@ -283,9 +288,9 @@ def run_program(prog, w, x, out, rng, regs, iwork, mark):
             p0 = ops[j, C_POFF]
             p = par[p0:p0 + ops[j, C_PLEN]]
             if kind == OP_PRIM:
-                a, b = kernel_at(prog.addr, ops[j, C_SLOT])(src, dst, p, rb, ib, mb)
+                a, b = call_kernel(prog.addr, ops[j, C_SLOT], src, dst, p, rb, ib, mb)
             else:
-                a, b = user_kernel_at(prog.addr, ops[j, C_SLOT])(src, dst, p, rb)
+                a, b = call_user_kernel(prog.addr, ops[j, C_SLOT], src, dst, p, rb)
             if ops[j, C_SILENT] == 0:
                 bf += a
                 bv += b
@@ -312,9 +317,9 @@ def apply_program(prog, w, x, out, rng, regs, iwork, mark):
     """Run worker w's compressor program on x into out; returns
     ``(bits_full, bits_values)`` as floats.
 
-    Inlined into its callers: a primitive compressor (one op from x to out)
-    is one indirect call on borrowed views (no reference counting); anything
-    else goes through :func:`run_program`.  ``regs`` (nreg x d), ``iwork``
+    Inlined into its callers: a built-in primitive compressor (one op from x
+    to out) is one indirect call on borrowed views (no reference counting);
+    anything else goes through :func:`run_program`.  ``regs`` (nreg x d), ``iwork``
     and ``mark`` are the caller's scratch.
     """
     j = prog.ptr[w]
@@ -324,11 +329,8 @@ def apply_program(prog, w, x, out, rng, regs, iwork, mark):
         p0 = ops[j, C_POFF]
         p = borrow(prog.params)[p0:p0 + ops[j, C_PLEN]]
         if ops[j, C_KIND] == OP_PRIM:
-            return kernel_at(prog.addr, ops[j, C_SLOT])(borrow(x), borrow(out), p, borrow(rng),
-                                                        borrow(iwork), borrow(mark))
-        if ops[j, C_KIND] == OP_UPRIM:
-            return user_kernel_at(prog.addr, ops[j, C_SLOT])(borrow(x), borrow(out), p,
-                                                             borrow(rng))
+            return call_kernel(prog.addr, ops[j, C_SLOT], borrow(x), borrow(out), p,
+                               borrow(rng), borrow(iwork), borrow(mark))
     return run_program(prog, w, x, out, rng, regs, iwork, mark)
 
 

@@ -158,26 +158,27 @@ register(Definition(
 
 # ---------------------------------------------------------------- rand-k, crand-k
 
+@njit(cache=True, inline="always")
+def _randk_setup(params, d):
+    """(K, scale, index bits, value bits) from params (k, q, bits, shared, scaled)."""
+    k = resolve_k(params[0], params[1], d)
+    scale = d / k if params[4] != 0.0 else 1.0
+    ib = 0 if params[3] != 0.0 else support_bits(k, d)
+    return k, scale, ib, params[2]
+
+
 @njit(cache=True)
 def randk_kernel(x, out, params, rng, iwork, mark):
     """params: k, q, bits, shared, scaled (1: rand-k, 0: crand-k)."""
-    d = x.size
-    k = resolve_k(params[0], params[1], d)
-    vb = params[2]
-    scale = d / k if params[4] != 0.0 else 1.0
+    k, scale, ib, vb = _randk_setup(params, x.size)
     randk(x, out, k, scale, rng, mark, iwork)
-    ib = 0 if params[3] != 0.0 else support_bits(k, d)
     return ib + vb * k, vb * k
 
 
 @njit(cache=True)
 def randk_sparse_kernel(x, params, rng, iwork, mark, idx, vals):
-    d = x.size
-    k = resolve_k(params[0], params[1], d)
-    vb = params[2]
-    scale = d / k if params[4] != 0.0 else 1.0
+    k, scale, ib, vb = _randk_setup(params, x.size)
     randk_sparse(x, k, scale, rng, mark, idx, vals)
-    ib = 0 if params[3] != 0.0 else support_bits(k, d)
     return k, ib + vb * k, vb * k
 
 
@@ -326,17 +327,10 @@ register(Definition(
 
 @njit(cache=True)
 def natural_kernel(x, out, params, rng, iwork, mark):
+    """params: bits, deterministic (natural-det)."""
     d = x.size
-    m = natural(x, out, rng, False)
+    m = natural(x, out, rng, params[1] != 0.0)
     per = 9.0 if params[0] == 32.0 else 12.0     # sign + 8 (fp32) or 11 (fp64) exponent bits
-    return sparse_or_dense(m, d, per), per * m
-
-
-@njit(cache=True)
-def natural_det_kernel(x, out, params, rng, iwork, mark):
-    d = x.size
-    m = natural(x, out, rng, True)
-    per = 9.0 if params[0] == 32.0 else 12.0
     return sparse_or_dense(m, d, per), per * m
 
 
@@ -356,15 +350,15 @@ register(Definition(
     "natural", natural_kernel,
     "natural compression C_nat: unbiased stochastic rounding to a power of two",
     "natural", "9 bits/entry (fp32), 12 (fp64)", params=(BITS_PARAM,),
-    pack=lambda pr: [pr["bits"]], claims=lambda pr, d: unbiased(1.0 / 8.0),
+    pack=lambda pr: [pr["bits"], 0.0], claims=lambda pr, d: unbiased(1.0 / 8.0),
     reference=_ref("natural"), vectorised=_vec_natural(False),
     aliases=("cnat", "c-nat", "natural-compression")))
 
 register(Definition(
-    "natural-det", natural_det_kernel,
+    "natural-det", natural_kernel,
     "deterministic C_nat: |t| rounded to the nearest power of two (biased)",
     "natural-det", "9 bits/entry (fp32), 12 (fp64)", params=(BITS_PARAM,),
-    pack=lambda pr: [pr["bits"]],
+    pack=lambda pr: [pr["bits"], 1.0],
     claims=lambda pr, d: contractive(8.0 / 9.0, source="derived",
                                      note="|C(t)-t| <= |t|/3 (worst at t = 1.5*2^e)"),
     deterministic=True, reference=_ref("natural_det"), vectorised=_vec_natural(True),
@@ -375,22 +369,12 @@ register(Definition(
 
 @njit(cache=True)
 def dither_kernel(x, out, params, rng, iwork, mark):
-    """params: s, norm p, bits."""
+    """params: s, norm p, bits, natural levels (natural-dither)."""
     d = x.size
     s = params[0]
     vb = params[2]
-    nrm, m = dither(x, out, s, params[1], False, rng)
+    nrm, m = dither(x, out, s, params[1], params[3] != 0.0, rng)
     per = 1 + ceil_log2(int(s) + 1)              # sign + level index in {0..s}
-    return vb + sparse_or_dense(m, d, per), float(per * m)
-
-
-@njit(cache=True)
-def natural_dither_kernel(x, out, params, rng, iwork, mark):
-    d = x.size
-    s = params[0]
-    vb = params[2]
-    nrm, m = dither(x, out, s, params[1], True, rng)
-    per = 1 + ceil_log2(int(s) + 1)
     return vb + sparse_or_dense(m, d, per), float(per * m)
 
 
@@ -448,15 +432,15 @@ register(Definition(
     "dither", dither_kernel,
     "random dithering / QSGD: ||x||_p sign(x_i) xi_i, xi_i on {0,1/s,..,1}", "dither(s=4)",
     "1 norm + d (1 + ceil(log2(s+1)))", params=(LEVELS, NORM, BITS_PARAM),
-    pack=lambda pr: [pr["s"], pr["p"], pr["bits"]], claims=_dither_claims,
+    pack=lambda pr: [pr["s"], pr["p"], pr["bits"], 0.0], claims=_dither_claims,
     depends_on_d=True, reference=_ref("dither"), vectorised=_vec_dither,
     aliases=("qsgd", "random-dithering")))
 
 register(Definition(
-    "natural-dither", natural_dither_kernel,
+    "natural-dither", dither_kernel,
     "natural dithering: levels {0, 2^(1-s), .., 1/2, 1}", "natural-dither(s=4)",
     "1 norm + d (1 + ceil(log2(s+1)))", params=(LEVELS, NORM, BITS_PARAM),
-    pack=lambda pr: [pr["s"], pr["p"], pr["bits"]], claims=_natdither_claims,
+    pack=lambda pr: [pr["s"], pr["p"], pr["bits"], 1.0], claims=_natdither_claims,
     depends_on_d=True, reference=_ref("natural_dither"), vectorised=_vec_natdither,
     aliases=("nd", "natdither", "natural-dithering")))
 

@@ -46,6 +46,7 @@ Examples
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -421,13 +422,11 @@ def _dither_bits(x, s, vb):
     return vb + _sparse_or_dense(m, x.size, per), per * m
 
 
-def dither(x, pr, rng):
-    """Random dithering / QSGD (Alistarh et al. 2017): one key per call (also
-    for x = 0); entry i uses ``ctr_uniform(key, i)``.
-
-    xi_i = floor(s|x_i|/||x||_p) + Bernoulli(fractional part), y_i =
-    ||x||_p sign(x_i) xi_i / s.
-    """
+def _dithered(x, pr, rng, value):
+    """The dithering skeleton: one key per call (also for x = 0); entry i
+    gets ``value(u_i, ctr_uniform(key, i), s, nrm)`` with sign(x_i), where
+    ``u_i = |x_i| / ||x||_p`` (on x scaled by a power of two when the norm
+    is extreme, then scaled back)."""
     d = x.size
     vb = int(pr.get("bits", 32))
     s = pr["s"]
@@ -437,48 +436,47 @@ def dither(x, pr, rng):
         xs, nrm, e = _dither_scaled(x, pr.get("p", 2.0))
         inv = 1.0 / nrm
         for i in range(d):
-            a = abs(xs[i]) * inv * s
-            lvl = math.floor(a)
-            if ctr_uniform(key, i) < a - lvl:
-                lvl += 1.0
-            v = nrm * lvl / s
+            v = value(abs(xs[i]) * inv, ctr_uniform(key, i), s, nrm)
             y[i] = -v if x[i] < 0.0 else v
         y = np.ldexp(y, e)
     bf, bv = _dither_bits(x, s, vb)
     return y, bf, bv
+
+
+def _qsgd_value(u, r, s, nrm):
+    a = u * s
+    lvl = math.floor(a)
+    if r < a - lvl:
+        lvl += 1.0
+    return nrm * lvl / s
+
+
+def _natural_value(u, r, s, nrm):
+    smallest = math.ldexp(1.0, 1 - int(s))
+    if u >= 1.0:
+        lv = 1.0
+    elif u < smallest:
+        lv = smallest if r < u / smallest else 0.0
+    else:
+        lv = nat_round(u, r)
+    return nrm * lv
+
+
+def dither(x, pr, rng):
+    """Random dithering / QSGD (Alistarh et al., NeurIPS 2017):
+    xi_i = floor(s u_i) + Bernoulli(fractional part), y_i = ||x||_p sign(x_i)
+    xi_i / s, with entry i drawing ``ctr_uniform(key, i)``."""
+    return _dithered(x, pr, rng, _qsgd_value)
 
 
 def natural_dither(x, pr, rng):
     """Natural dithering (Horváth et al. 2019): levels {0, 2^(1-s), .., 1/2, 1}.
 
-    u_i = |x_i|/||x||_p; u_i >= 1 keeps level 1 (no draw); below the smallest
-    level 2^(1-s) it rounds to 0 or 2^(1-s) unbiasedly; otherwise it is
-    rounded to a power of two as in C_nat.  One key per call; entry i uses
-    ``ctr_uniform(key, i)``.
+    u_i >= 1 keeps level 1; below the smallest level 2^(1-s) it rounds to 0
+    or 2^(1-s) unbiasedly; otherwise it is rounded to a power of two as in
+    C_nat.
     """
-    d = x.size
-    vb = int(pr.get("bits", 32))
-    s = pr["s"]
-    key = rng.next_u64()
-    y = np.zeros_like(x)
-    if np.any(x):
-        xs, nrm, e = _dither_scaled(x, pr.get("p", 2.0))
-        inv = 1.0 / nrm
-        smallest = math.ldexp(1.0, 1 - int(s))
-        for i in range(d):
-            u = abs(xs[i]) * inv
-            ui = ctr_uniform(key, i)
-            if u >= 1.0:
-                lv = 1.0
-            elif u < smallest:
-                lv = smallest if ui < u / smallest else 0.0
-            else:
-                lv = nat_round(u, ui)
-            v = nrm * lv
-            y[i] = -v if x[i] < 0.0 else v
-        y = np.ldexp(y, e)
-    bf, bv = _dither_bits(x, s, vb)
-    return y, bf, bv
+    return _dithered(x, pr, rng, _natural_value)
 
 
 def terngrad(x, pr, rng):
@@ -514,34 +512,13 @@ def sign(x, pr, rng):
     return y, vb + min(2 * d, support_bits(m, d) + m), m
 
 
-def randk(x, pr, rng):
-    """Rand-K: (d/K) x on K coordinates drawn by Floyd's algorithm."""
-    return _randk(x, pr, rng, True)
-
-
-def crandk(x, pr, rng):
-    """cRand-K: x on K coordinates drawn by Floyd's algorithm (unscaled)."""
-    return _randk(x, pr, rng, False)
-
-
-def bernoulli(x, pr, rng):
-    """x with probability p (one draw), else 0."""
-    return _bernoulli(x, pr, rng, False)
-
-
-def scaled_bernoulli(x, pr, rng):
-    """x/p with probability p (one draw), else 0."""
-    return _bernoulli(x, pr, rng, True)
-
-
-def natural(x, pr, rng):
-    """Unbiased C_nat (one key)."""
-    return _natural(x, pr, rng, False)
-
-
-def natural_det(x, pr, rng):
-    """Deterministic C_nat (no draw)."""
-    return _natural(x, pr, rng, True)
+# the references named by the compressors' definitions (shiftbench.compressors.builtins)
+randk = partial(_randk, scaled=True)                  # (d/K) x on K Floyd-drawn coordinates
+crandk = partial(_randk, scaled=False)                # x on K Floyd-drawn coordinates
+bernoulli = partial(_bernoulli, scaled=False)         # x with probability p (one draw)
+scaled_bernoulli = partial(_bernoulli, scaled=True)   # x/p with probability p
+natural = partial(_natural, deterministic=False)      # unbiased C_nat (one key)
+natural_det = partial(_natural, deterministic=True)   # nearest power of two (no draw)
 
 
 # ----------------------------------------------------------------------------

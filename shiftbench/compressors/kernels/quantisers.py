@@ -77,19 +77,26 @@ def _nat_round(t, u, deterministic):
     return -r if t < 0.0 else r
 
 
-@njit(cache=True)
-def natural(x, out, rng, deterministic):
-    """C_nat of x into out (one key draw unless deterministic).
-
-    Returns the number of nonzero entries of x.
-    """
-    key = uint64(0) if deterministic else next_u64(rng)
+@njit(cache=True, inline="always")
+def _natural_loop(x, out, key, deterministic):
     nz = 0
     for i in range(x.size):
         b = f2u(x[i])
         out[i] = u2f(_nat_bits(b, ctr_u64(key, i), deterministic))
         nz += np.int64((b & SIGN_MASK) != uint64(0))
     return nz
+
+
+@njit(cache=True)
+def natural(x, out, rng, deterministic):
+    """C_nat of x into out (one key draw unless deterministic).
+
+    Returns the number of nonzero entries of x.  ``deterministic`` may be a
+    run-time value: each branch runs its own specialised loop.
+    """
+    if deterministic:
+        return _natural_loop(x, out, uint64(0), True)
+    return _natural_loop(x, out, next_u64(rng), False)
 
 
 _DITHER_NORM_LO = 2.0 ** -500   # outside (LO, HI) dither() rescales x first

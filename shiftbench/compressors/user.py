@@ -37,8 +37,10 @@ def _claims_fn(name, kind, omega, delta, where):
         if delta is None:
             return Claims("biased", source="user", note="delta not claimed; measured")
         dl = float(delta(pr, d))
-        if not (0.0 <= dl <= 1.0):
-            raise ValueError(f"{where}: delta(params, d={d}) = {dl} must satisfy 0 <= delta <= 1")
+        if not dl <= 1.0:
+            raise ValueError(f"{where}: delta(params, d={d}) = {dl} must be a number <= 1")
+        if dl <= 0.0:            # not contractive at these parameters: no claim
+            return Claims("biased", source="user", note=f"delta(params, d) = {dl:g} <= 0")
         return contractive(dl, source="user", note=f"registered with {name}")
     return claims
 
@@ -47,7 +49,8 @@ def register_compressor(name: str, kernel, params: Optional[dict] = None, *,
                         kind: str = "unbiased", omega: Optional[Callable] = None,
                         delta: Optional[Callable] = None, bits: str = "",
                         reference: Optional[Callable] = None, summary: str = "",
-                        depends_on_d: Optional[bool] = None, deterministic: bool = False):
+                        depends_on_d: Optional[bool] = None,
+                        deterministic: Optional[bool] = None):
     """Register a compressor kernel under ``name``; returns its Definition.
 
     Parameters
@@ -85,9 +88,10 @@ def register_compressor(name: str, kernel, params: Optional[dict] = None, *,
         One line for listings (default: the kernel's docstring's first line).
     depends_on_d : bool, optional
         Whether the claims change with d (default: compared at two d).
-    deterministic : bool
-        The kernel draws no random numbers (then Monte-Carlo checks use one
-        trial).
+    deterministic : bool, optional
+        The kernel draws no random numbers (Monte-Carlo checks then need no
+        repetitions).  Default: found by running the kernel at the default
+        parameters on a few vectors and seeing whether it advances ``rng``.
 
     Raises
     ------
@@ -148,6 +152,8 @@ def register_compressor(name: str, kernel, params: Optional[dict] = None, *,
     if depends_on_d is None:
         a, b = claims(values, 100), claims(values, 1000)
         depends_on_d = (a.omega, a.delta) != (b.omega, b.delta)
+    if deterministic is None:
+        deterministic = _draws_nothing(kernel, [p.default for p in schema])
     example = name
     defn = Definition(
         name, kernel, summary=summary or (doc[0] if doc else f"user compressor {name}"),
@@ -155,6 +161,26 @@ def register_compressor(name: str, kernel, params: Optional[dict] = None, *,
         claims=claims, depends_on_d=bool(depends_on_d), deterministic=bool(deterministic),
         reference=reference, user=True)
     return register(defn, replace=True)
+
+
+def _draws_nothing(kernel, defaults):
+    """True when the kernel leaves the generator untouched on a few inputs."""
+    import numpy as np
+    from .. import _rng
+    g = np.random.default_rng(12345)
+    xs = [g.standard_normal(7), g.standard_normal(64), np.zeros(5), np.r_[3.0, np.zeros(9)],
+          np.full(16, 4.0 / 3.0)]
+    params = np.array(defaults if defaults else [0.0], dtype=np.float64)
+    for x in xs:
+        rng = _rng.new_state(7)
+        before = rng.copy()
+        try:
+            kernel(x, np.empty_like(x), params, rng)
+        except Exception:  # noqa: BLE001 - a probe only; treat as random
+            return False
+        if not np.array_equal(rng, before):
+            return False
+    return True
 
 
 def unregister_compressor(name: str):

@@ -1,5 +1,6 @@
 """Compressor kernels vs the NumPy references, their distributions and their
-claimed constants (SPEC.md §1-2; seeds 001 and 004).
+claimed constants (Shulgin & Richtárik, Shifted compression framework, UAI 2022;
+Beznosikov et al., On biased compression for distributed learning).
 
 Statistical tests use fixed seeds, so they are deterministic; their bounds
 are still derived from the trial count (written out at each test) so that a
@@ -441,7 +442,7 @@ def test_dither_variance_formula():
 
 def test_induced_variance_identity():
     """induced(C, Q) with Q = Rand-K: E||.-x||^2 = omega_Q ||x - C(x)||^2 exactly,
-    which is <= omega_Q (1 - delta_C) ||x||^2 (footnote 1 of seed 001)."""
+    which is <= omega_Q (1 - delta_C) ||x||^2 (footnote 1 of Shulgin & Richtárik, UAI 2022)."""
     x = XG
     spec = "induced(top-k(k=6), rand-k(k=4))"
     r = x - topk_reference(x, 6)
@@ -492,7 +493,7 @@ def test_measure_compare_all_examples_hold():
     per, checks = measure_many(default_specs(), d=24, trials=3000, seed=1)
     bad = checks[~checks["ok"]]
     assert bad.empty, bad.to_string()
-    # the B1/B2/B3 claims of seed 004 are among the checks
+    # the B1/B2/B3 claims of Beznosikov et al. are among the checks
     got = set(checks["constant"])
     assert {"omega", "delta", "b1.alpha", "b1.beta", "b2.gamma", "b2.beta", "b3",
             "unbiased"} <= got
@@ -553,8 +554,8 @@ def test_nat_round_reference_itself():
 
 @settings(max_examples=80, deadline=None)
 @given(st.integers(1, 60), st.integers(0, 2 ** 32), st.floats(0.01, 1.0))
-def test_topk_classes_seed004(d, seed, q):
-    """Top-K in B1(K/d, 1), B2(K/d, 1), B3(d/K) (seed 004): deterministic, so
+def test_topk_classes_biased_compression(d, seed, q):
+    """Top-K in B1(K/d, 1), B2(K/d, 1), B3(d/K) (Beznosikov et al.): deterministic, so
     the inequalities hold exactly for every x (here with ties and zeros)."""
     rs = np.random.default_rng(seed)
     x = np.round(rs.standard_normal(d) * 2) / 2

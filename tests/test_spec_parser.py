@@ -47,7 +47,7 @@ def test_nested():
     assert n.name == "induced" and [k.name for k in n.kids] == ["top-k", "rand-k"]
     assert n.kids[0].params == {"k": 2.0} and n.kids[1].params == {"k": 4.0}
     d = 40
-    # footnote 1 of seed 001: U(omega (1 - delta)) with omega = d/4 - 1, delta = 2/d
+    # footnote 1 of Shulgin & Richtárik (UAI 2022): U(omega (1 - delta)) with omega = d/4 - 1, delta = 2/d
     assert n.claims(d).omega == pytest.approx((d / 4 - 1) * (1 - 2 / d))
     n = parse("compose(natural, scale(induced(top-k(q=0.1), dither(s=2)), lam=0.5))")
     assert n.canonical() == "compose(natural, scale(induced(top-k(q=0.1), dither(s=2)), lam=0.5))"

@@ -1,13 +1,13 @@
 """Monte-Carlo measurement of compressor constants, compared with the claims.
 
-The classes are those of ``SPEC.md`` §1:
+The classes:
 
 * U(omega) (Shulgin & Richtárik, UAI 2022, Definition 2):
   ``E C(x) = x`` and ``E||C(x) - x||^2 <= omega ||x||^2``;
 * B(delta) (the same paper): ``E||C(x) - x||^2 <= (1 - delta) ||x||^2``;
 * B1(alpha, beta), B2(gamma, beta), B3(delta) of Beznosikov, Horváth,
   Richtárik & Safaryan, *On biased compression for distributed learning*
-  (seed 004, Definitions 2-4):
+  (Definitions 2-4):
   ``alpha ||x||^2 <= E||C(x)||^2 <= beta E<C(x), x>``,
   ``max{gamma ||x||^2, E||C(x)||^2 / beta} <= E<C(x), x>``,
   ``E||C(x) - x||^2 <= (1 - 1/delta) ||x||^2``.

@@ -20,14 +20,14 @@ speed, and share nothing with the kernels except the spec parser
   for adaptive sparsification; element-wise arithmetic is written in the
   same order as in the kernels.
 
-The compressors and their constants are those of ``SPEC.md`` §2: Rand-K and
+The compressors and their constants: Rand-K and
 the shifted-compression framework of Shulgin & Richtárik (UAI 2022, seed
 001), the biased classes of Beznosikov, Horváth, Richtárik & Safaryan (seed
 004), natural compression and natural dithering of Horváth et al. (2019),
 QSGD / random dithering of Alistarh et al. (2017), TernGrad of Wen et al.
 (2017) and adaptive sparsification of Wangni et al. (2018).
 
-Bits follow ``SPEC.md`` §2 and the rules documented in
+Bits follow the rules documented in
 :mod:`shiftbench.compressors.kernels`: the index cost of m present
 coordinates is the cheaper of ``m * ceil(log2 d)`` and a d-bit mask (zero
 when all d are present); values are 32 or 64 bits; a norm costs one value;
@@ -162,7 +162,7 @@ def support_bits(m, d):
     """Bits to say which m of d coordinates are present.
 
     The cheaper of an index list (``m * ceil(log2 d)``) and a d-bit mask;
-    nothing when all d coordinates are present (SPEC §2).
+    nothing when all d coordinates are present.
     """
     if m >= d:
         return 0
@@ -541,7 +541,7 @@ def naive_apply(node, x, rng):
 
     Notes
     -----
-    * ``induced(C, Q)``: ``C(x) + Q(x - C(x))`` (footnote 1 of seed 001);
+    * ``induced(C, Q)``: ``C(x) + Q(x - C(x))`` (footnote 1 of Shulgin & Richtárik, Shifted compression framework, UAI 2022);
       C draws first, then Q; both messages are sent.
     * ``compose(C2, C1)``: ``C2(C1(x))``; C1 draws first; only C2's message
       about C1's output is sent.

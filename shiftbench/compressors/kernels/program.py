@@ -126,14 +126,6 @@ class _View(namedtuple("ProgramsView", "ops params ptr addr")):
 class ProgramsType(types.NamedTuple):
     """The numba type of :class:`Programs` (see :class:`_View`)."""
 
-    def __hash__(self):
-        # numba hashes an argument's type on every call from Python; the
-        # generic hash recomputes the nested key each time (~5 us)
-        h = self.__dict__.get("_hash")
-        if h is None:
-            h = self.__dict__["_hash"] = hash(self.key)
-        return h
-
 
 register_model(ProgramsType)(TupleModel)
 

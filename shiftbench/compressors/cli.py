@@ -81,6 +81,8 @@ def main(argv=None):
         print(f"    what     {r['summary']}")
         print(f"    claims{star:1s}  omega={_num(r['omega'])}  delta={_num(r['delta'])}  "
               f"B1={_num(r['b1'])}  B2={_num(r['b2'])}  B3={_num(r['b3'])}")
+        for i, prm in enumerate(r["params"]):
+            print(f"    {'params' if i == 0 else '':8s} {prm}")
         print(f"    bits     {r['bit_cost']}")
         if r["aliases"]:
             print(f"    aliases  {', '.join(r['aliases'])}")

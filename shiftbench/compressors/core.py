@@ -5,11 +5,11 @@ import numpy as np
 from numba import njit
 
 from .. import _rng
+from .registry import parse, Claims, REGISTRY, _not_a_spec  # first: it registers the built-ins
 from .builtins import zero_kernel, user_zero_kernel
 from .kernels.intrinsics import IWORK_EXTRA, prefetch_r, PREFETCH_STREAM
 from .kernels.program import (Programs, make_programs, apply_program, apply_arrays, OP_WIDTH, OP_PRIM,
                               OP_UPRIM, C_POFF, C_PLEN)
-from .registry import parse, Claims, REGISTRY, _not_a_spec
 
 
 class Bits(int):
@@ -126,6 +126,7 @@ class Compressor:
             self.node.check_d(d)
         self._ws = None
         self._prog = None
+        self._arrays = None
 
     @property
     def program(self) -> Programs:
@@ -191,9 +192,12 @@ class Compressor:
         out = np.empty(d) if out is None else _out_array(out, d)
         rng = _rng.new_state(seed) if rng is None else _rng_array(rng)
         ws = self.workspace(d)
-        pg = self.program
-        bf, bv = apply_arrays(pg.ops, pg.params, pg.ptr, pg._addresses(), 0, x, out, rng,
-                              ws.regs, ws.iwork, ws.mark)
+        a = self._arrays
+        if a is None:
+            pg = self.program
+            a = self._arrays = (pg.ops, pg.params, pg.ptr, pg._addresses())
+        bf, bv = apply_arrays(a[0], a[1], a[2], a[3], 0, x, out, rng, ws.regs, ws.iwork,
+                              ws.mark)
         return out, Bits(bf, bv)
 
     def sparse_kernel(self):

@@ -397,20 +397,6 @@ def _scale_claims(c: Claims, lam, d):
     return Claims("biased", b1=b1, b2=b2, source="paper", note=note)
 
 
-register(Definition(
-    "induced", nkids=2, example="induced(top-k(k=2), rand-k(k=4))",
-    summary="induced compressor C(x) + Q(x - C(x)) (C biased, Q unbiased)",
-    bit_cost="bits(C) + bits(Q)"))
-register(Definition(
-    "compose", nkids=2, example="compose(natural, rand-k(q=0.1))",
-    summary="composition C2(C1(x)): the message is C2's encoding of C1's output",
-    bit_cost="bits(C2 applied to C1's output)", aliases=("composition",)))
-register(Definition(
-    "scale", nkids=1, example="scale(rand-k(q=0.5), lam=0.5)",
-    summary="lam * C(x)", bit_cost="bits(C)", aliases=("scaled",),
-    params=(Param("lam", "scaling factor", lo=0.0, lo_open=True),)))
-
-
 # ----------------------------------------------------------------------------
 # parser
 
@@ -692,4 +678,17 @@ def list_compressors():
     return rows
 
 
-from . import builtins  # noqa: E402,F401  (registers the built-in compressors)
+from . import builtins  # noqa: E402,F401  (registers the built-in primitives)
+
+register(Definition(
+    "induced", nkids=2, example="induced(top-k(k=2), rand-k(k=4))",
+    summary="induced compressor C(x) + Q(x - C(x)) (C biased, Q unbiased)",
+    bit_cost="bits(C) + bits(Q)"))
+register(Definition(
+    "compose", nkids=2, example="compose(natural, rand-k(q=0.1))",
+    summary="composition C2(C1(x)): the message is C2's encoding of C1's output",
+    bit_cost="bits(C2 applied to C1's output)", aliases=("composition",)))
+register(Definition(
+    "scale", nkids=1, example="scale(rand-k(q=0.5), lam=0.5)",
+    summary="lam * C(x)", bit_cost="bits(C)", aliases=("scaled",),
+    params=(Param("lam", "scaling factor", lo=0.0, lo_open=True),)))

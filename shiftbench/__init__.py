@@ -6,9 +6,12 @@
 """
 __version__ = "0.1.0"
 
-from .compressors import compressor, Compressor, Bits, list_compressors  # noqa: E402
+from .compressors import (compressor, Compressor, Bits, list_compressors,  # noqa: E402
+                          register_compressor)
+from . import _rng as rng  # noqa: E402  (njit-callable: rng.uniform(state), rng.next_u64(state))
 
-__all__ = ["compressor", "Compressor", "Bits", "list_compressors", "__version__"]
+__all__ = ["compressor", "Compressor", "Bits", "list_compressors", "register_compressor",
+           "rng", "__version__"]
 
 
 def run(*args, **kwargs):

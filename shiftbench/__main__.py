@@ -19,7 +19,10 @@ COMMANDS = {
 
 
 def usage():
-    lines = ["usage: python -m shiftbench <command> [options]", "", "commands:"]
+    lines = ["usage: python -m shiftbench [--plugin FILE]... <command> [options]", "",
+             "  --plugin FILE        import this Python file first (e.g. one that calls",
+             "                       shiftbench.register_compressor); repeatable", "",
+             "commands:"]
     for name, (_, _, h) in COMMANDS.items():
         lines.append(f"  {name:20s} {h}")
     lines.append("")
@@ -27,8 +30,55 @@ def usage():
     return "\n".join(lines)
 
 
+def load_plugin(path):
+    """Import the Python file ``path`` as a module (its top level runs once)."""
+    import importlib.util
+    import os
+    p = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isfile(p):
+        raise ValueError(f"--plugin {path!r}: no such file")
+    name = "shiftbench_plugin_" + "".join(c if c.isalnum() else "_"
+                                         for c in os.path.splitext(os.path.basename(p))[0])
+    spec = importlib.util.spec_from_file_location(name, p)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"--plugin {path!r}: not an importable Python file")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except Exception as e:  # noqa: BLE001 - one line, not the plugin's traceback
+        sys.modules.pop(name, None)
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ValueError(f"--plugin {path!r} failed: {type(e).__name__}: {msg}") from None
+    return mod
+
+
+def _plugins(argv):
+    """Strip leading ``--plugin FILE`` / ``--plugin=FILE`` options; returns
+    (files, rest)."""
+    files = []
+    while argv and (argv[0] == "--plugin" or argv[0].startswith("--plugin=")):
+        if argv[0] == "--plugin":
+            if len(argv) < 2:
+                raise ValueError("--plugin needs a file: python -m shiftbench --plugin FILE "
+                                 "<command> ...")
+            files.append(argv[1])
+            argv = argv[2:]
+        else:
+            files.append(argv[0].split("=", 1)[1])
+            argv = argv[1:]
+    return files, argv
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        files, argv = _plugins(argv)
+        for f in files:
+            load_plugin(f)
+    except ValueError as e:
+        print(f"shiftbench: {e}", file=sys.stderr)
+        return 2
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0

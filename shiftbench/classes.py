@@ -300,7 +300,7 @@ def tpc_table(d=20, trials=2000, seed=0, z=5.0, triples=None):
     """
     from .methods import theory as T
     from .methods import tpc as K
-    from .harness.run import pack_programs
+    from .compressors import pack_programs, empty_programs
     H, Y, X = triples if triples is not None else sample_triples(d, seed)
     hy = np.sum((H - Y) ** 2, axis=1)
     xy = np.sum((X - Y) ** 2, axis=1)
@@ -320,14 +320,14 @@ def tpc_table(d=20, trials=2000, seed=0, z=5.0, triples=None):
         det = (mech not in ("3pcv5", "marina") and is_deterministic(C1.node)
                and (C2 is None or is_deterministic(C2.node)))
         Tn = 1 if det else int(trials)
-        o1, p1, _, n1 = pack_programs([C1], d)
+        c1, n1 = pack_programs([C1], d)
         if C2 is not None:
-            o2, p2, _, n2 = pack_programs([C2], d)
+            c2, n2 = pack_programs([C2], d)
         else:
-            o2, p2, n2 = np.zeros((1, 6), np.int64), np.zeros(1), 0
+            c2, n2 = empty_programs(1), 0
         err = np.empty((X.shape[0], Tn))
         K.tpc_errors(K.MECH_CODES[mech], K.INNER_CODES.get(inner or "ef21", 0), H, Y, X,
-                     o1, p1, o2, p2, float(zeta), float(p), 32, np.uint64(seed), Tn,
+                     c1, c2, float(zeta), float(p), 32, np.uint64(seed), Tn,
                      max(n1, n2), err)
         m = err.mean(axis=1)
         se = err.std(axis=1, ddof=1) / math.sqrt(Tn) if Tn > 1 else np.zeros_like(m)

@@ -4,9 +4,8 @@
 round (so that machine noise hits all of them alike):
 
 * the compiled kernel (what the method engine calls in its loop,
-  :func:`shiftbench.compressors.kernels.apply_program`, or
-  :func:`~shiftbench.compressors.kernels.apply_sparse` for the ``sparse``
-  variant);
+  :func:`shiftbench.compressors.kernels.program.apply_program`, or the
+  compressor's sparse kernel for the ``sparse`` variant);
 * the user-facing call (:meth:`~shiftbench.compressors.Compressor.compress`,
   which also validates x);
 * ``np.copyto`` of the same array (the memory-bandwidth yardstick: one read
@@ -144,7 +143,7 @@ def default_compressor_specs():
     from .compressors.registry import REGISTRY
     specs = []
     for name, e in REGISTRY.items():
-        if not e.composite and "k" in e.keys:
+        if not e.composite and e.param("q") is not None:
             specs.append(f"{name}(q={Q_SPARSE})")
         else:
             specs.append(e.example)
@@ -159,133 +158,35 @@ def numpy_vectorised(spec, d, sparse=False):
     """An idiomatic vectorised NumPy version of a primitive compressor.
 
     Returns ``f(x, gen)`` (``gen`` a ``numpy.random.Generator``) or None for
-    composites.  The mathematics is the kernel's; the random stream, the
-    summation order and Top-K's tie rule are NumPy's, so outputs are not
-    bit-identical: these are speed baselines only.
+    composites and compressors without one.  Each compressor's definition
+    provides it (:mod:`shiftbench.compressors.builtins`).  The mathematics is
+    the kernel's; the random stream, the summation order and Top-K's tie rule
+    are NumPy's, so outputs are not bit-identical: these are speed baselines
+    only.
     """
     from .compressors.registry import parse
     node = parse(spec)
-    pr = node.params
-    name = node.name
+    e = node.definition
+    if node.kids or e.vectorised is None:
+        return None
+    return e.vectorised(node.values(), d, sparse)
 
-    def kk():
-        if "k" in pr:
-            return int(pr["k"])
-        return max(1, min(d, int(math.floor(pr["q"] * d + 0.5))))
 
-    if name == "identity":
-        return lambda x, g: x.copy()
-    if name == "zero":
-        return lambda x, g: np.zeros_like(x)
-    if name == "top-k":
-        k = kk()
-
-        def topk(x, g):
-            idx = np.argpartition(np.abs(x), d - k)[d - k:]
-            if sparse:
-                return idx, x[idx]
-            y = np.zeros_like(x)
-            y[idx] = x[idx]
-            return y
-        return topk
-    if name in ("rand-k", "crand-k"):
-        k = kk()
-        sc = d / k if name == "rand-k" else 1.0
-
-        def randk(x, g):
-            idx = g.choice(d, k, replace=False)
-            if sparse:
-                return idx, sc * x[idx]
-            y = np.zeros_like(x)
-            y[idx] = sc * x[idx]
-            return y
-        return randk
-    if name in ("bernoulli", "scaled-bernoulli"):
-        p = pr["p"]
-        sc = 1.0 / p if name == "scaled-bernoulli" else 1.0
-        return lambda x, g: sc * x if g.random() < p else np.zeros_like(x)
-    if name == "adaptive":
-        k = kk()
-
-        def adaptive(x, g):
-            a = np.abs(x)
-            l1 = a.sum()
-            if l1 == 0.0:
-                return np.zeros_like(x)
-            target = min(k, np.count_nonzero(a))
-            lam = target / l1
-            for _ in range(d):
-                sat = a * lam >= 1.0
-                rest = a[~sat].sum()
-                if rest == 0.0:
-                    break
-                new = (target - sat.sum()) / rest
-                if new <= lam * (1.0 + 1e-15):
-                    break
-                lam = new
-            p = np.minimum(1.0, lam * a)
-            keep = g.random(d) < p
-            return np.where(keep, x / np.where(p > 0, p, 1.0), 0.0)
-        return adaptive
-    if name in ("natural", "natural-det"):
-        det = name == "natural-det"
-
-        def natural(x, g):
-            a = np.abs(x)
-            _, e = np.frexp(a)
-            lo = np.ldexp(1.0, e - 1)
-            up = (a >= 1.5 * lo) if det else (g.random(d) < a / lo - 1.0)
-            return np.where(a > 0, np.copysign(lo * (1.0 + up), x), 0.0)
-        return natural
-    if name == "dither":
-        s, p = pr["s"], pr.get("p", 2.0)
-
-        def dither(x, g):
-            nrm = np.linalg.norm(x, ord=p)
-            if nrm == 0.0:
-                return np.zeros_like(x)
-            a = np.abs(x) / nrm * s
-            lvl = np.floor(a)
-            lvl += g.random(d) < a - lvl
-            return np.sign(x) * (nrm * lvl / s)
-        return dither
-    if name == "natural-dither":
-        s, p = pr["s"], pr.get("p", 2.0)
-        smallest = math.ldexp(1.0, 1 - int(s))
-
-        def natdither(x, g):
-            nrm = np.linalg.norm(x, ord=p)
-            if nrm == 0.0:
-                return np.zeros_like(x)
-            u = np.abs(x) / nrm
-            r = g.random(d)
-            _, e = np.frexp(u)
-            lo = np.ldexp(1.0, e - 1)
-            lv = lo * (1.0 + (r < u / lo - 1.0))
-            lv = np.where(u < smallest, np.where(r < u / smallest, smallest, 0.0), lv)
-            lv = np.where(u >= 1.0, 1.0, lv)
-            return np.sign(x) * (nrm * lv)
-        return natdither
-    if name == "terngrad":
-        def terngrad(x, g):
-            m = np.abs(x).max()
-            if m == 0.0:
-                return np.zeros_like(x)
-            return np.where(g.random(d) < np.abs(x) / m, np.sign(x) * m, 0.0)
-        return terngrad
-    if name == "sign":
-        return lambda x, g: (np.abs(x).sum() / d) * np.sign(x)
-    return None
+def _has_sparse(spec):
+    from .compressors.registry import parse
+    node = parse(spec)
+    return not node.kids and node.definition.sparse is not None
 
 
 def compressor_entry(spec, variant="dense"):
     """The :class:`Entry` of one compressor spec (``variant`` "dense" or
-    "sparse"; sparse is for rand-k, crand-k and top-k)."""
+    "sparse"; sparse is for compressors with a sparse form: rand-k, crand-k,
+    top-k)."""
 
     def make(d):
         from . import _rng
         from .compressors import compressor
-        from .compressors import kernels as K
+        from .compressors.kernels.program import apply_arrays
         C = compressor(spec)
         C.node.check_d(d)
         x = _input(d)
@@ -299,34 +200,33 @@ def compressor_entry(spec, variant="dense"):
         except ImportError:          # reference module not available
             naive_compress = None
         if variant == "sparse":
-            code = int(C.ops[0, 1])
-            poff = int(C.ops[0, 5])
-            p = C.params[poff:poff + K.N_PARAMS]
-            k = K.resolve_k(p, d)
-            idx = np.empty(k, dtype=np.int64)
-            vals = np.empty(k)
+            kern, p = C.sparse_kernel()
+            idx, vals, _ = C.compress_sparse(x, 0)
+            idx = np.empty(max(idx.size, 1), dtype=np.int64)
+            vals = np.empty(idx.size)
 
-            def kern():
-                return K.apply_sparse(code, p, x, rng, ws.iwork, ws.mark, idx, vals)
+            def kernel():
+                return kern(x, p, rng, ws.iwork, ws.mark, idx, vals)
 
             def api():
                 return C.compress_sparse(x, rng=rng)
-
-            _, b = C.compress(x, 0)
         else:
-            def kern():
-                return K.apply_program(C.ops, C.params, x, out, rng, ws.regs,
-                                       ws.iwork, ws.mark)
+            pg = C.program
+            addr = pg._addresses()
+
+            def kernel():
+                return apply_arrays(pg.ops, pg.params, pg.ptr, addr, 0, x, out, rng, ws.regs,
+                                    ws.iwork, ws.mark)
 
             def api():
                 return C.compress(x, rng=rng, out=out)
 
-            _, b = C.compress(x, 0)
+        _, b = C.compress(x, 0)
         ref = None
         if naive_compress is not None:
             def ref():
                 return naive_compress(spec, x, 0)
-        return Case(kernel=kern, api=api, reference=ref,
+        return Case(kernel=kernel, api=api, reference=ref,
                     numpy_vec=(lambda: vec(x, gen)) if vec is not None else None,
                     info={"bits": int(b), "bits_values": b.values, "spec": C.spec})
 
@@ -344,7 +244,7 @@ def _register_compressors():
     mine = []
     for spec in default_compressor_specs():
         mine.append(compressor_entry(spec))
-        if spec.split("(")[0] in ("rand-k", "crand-k", "top-k"):
+        if _has_sparse(spec):
             mine.append(compressor_entry(spec, "sparse"))
     ENTRIES[:0] = mine
     _COMPRESSORS_DONE.append(True)

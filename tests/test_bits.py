@@ -1,4 +1,4 @@
-"""Message sizes against hand-computed counts (SPEC.md §2, "Bits").
+"""Message sizes against hand-computed counts (the README's "Bits").
 
 Rules: values are 32 bits (64 with bits=64); the index cost of m present
 coordinates is min(m ceil(log2 d), d) (index list or d-bit mask), zero when
@@ -93,7 +93,7 @@ def test_bits_d_edge_cases():
 
 
 def test_bernoulli_bits():
-    """1 flag bit, plus the vector when it is sent (SPEC §2: a skipped
+    """1 flag bit, plus the vector when it is sent (a skipped
     message costs 0 bits plus the flag)."""
     C = compressor("bernoulli(p=0.5)")
     seen = set()

@@ -58,15 +58,15 @@ def test_tpc_detects_a_violation():
     """The check has teeth: Top-2 at d = 20 meets EF21's (A, B) for alpha = 2/d
     on the sampled triples and breaks the constants claimed for alpha = 4/d."""
     from shiftbench.compressors import Compressor
-    from shiftbench.harness.run import pack_programs
+    from shiftbench.compressors import pack_programs, empty_programs
     from shiftbench.methods import theory as T
     from shiftbench.methods import tpc as K
     H, Y, X = CL.sample_triples(20, seed=0)
     A_true, B_true = T.tpc_ab("ef21", alpha=2 / 20)
     A_fake, B_fake = T.tpc_ab("ef21", alpha=4 / 20)
-    o, p, _, nr = pack_programs([Compressor("top-k(k=2)")], 20)
+    c1, nr = pack_programs([Compressor("top-k(k=2)")], 20)
     err = np.empty((X.shape[0], 1))
-    K.tpc_errors(K.EF21, 0, H, Y, X, o, p, np.zeros((1, 6), np.int64), np.zeros(1), 0.0, 1.0,
+    K.tpc_errors(K.EF21, 0, H, Y, X, c1, empty_programs(1), 0.0, 1.0,
                  32, np.uint64(0), 1, nr, err)
     hy = np.sum((H - Y) ** 2, axis=1)
     xy = np.sum((X - Y) ** 2, axis=1)

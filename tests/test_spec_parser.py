@@ -47,7 +47,7 @@ def test_nested():
     assert n.name == "induced" and [k.name for k in n.kids] == ["top-k", "rand-k"]
     assert n.kids[0].params == {"k": 2.0} and n.kids[1].params == {"k": 4.0}
     d = 40
-    # footnote 1 of seed 001: U(omega (1 - delta)) with omega = d/4 - 1, delta = 2/d
+    # footnote 1 of Shulgin & Richtárik (UAI 2022): U(omega (1 - delta)) with omega = d/4 - 1, delta = 2/d
     assert n.claims(d).omega == pytest.approx((d / 4 - 1) * (1 - 2 / d))
     n = parse("compose(natural, scale(induced(top-k(q=0.1), dither(s=2)), lam=0.5))")
     assert n.canonical() == "compose(natural, scale(induced(top-k(q=0.1), dither(s=2)), lam=0.5))"
@@ -186,3 +186,73 @@ def test_hypothesis_specs_compress(spec, seed):
     x = np.random.default_rng(seed).standard_normal(12)
     y, b = compressor(spec).compress(x, seed)
     assert y.shape == x.shape and np.all(np.isfinite(y)) and 0 <= b.values <= int(b)
+
+
+# ----------------------------------------------------------------------------
+# bounded parameters (every numeric parameter has a range checked at parse time)
+
+@pytest.mark.parametrize("spec,words", [
+    ("dither(s=5e18)", ("s must be an integer >= 1 and <= 2147483648",)),   # looped forever
+    ("dither(s=1e19)", ("s must be an integer",)),                          # mis-counted bits
+    ("dither(s=1e300)", ("s must be an integer",)),                         # was a traceback
+    ("natural-dither(s=2147483649)", ("<= 2147483648",)),
+    ("dither(s=2.5)", ("s must be an integer",)),
+    ("rand-k(q=0.1, bits=64.5)", ("bits must be 32 or 64", "64.5")),        # was truncated to 64
+    ("rand-k(q=0.1, bits=inf)", ("bits must be 32 or 64", "inf")),          # was a traceback
+    ("natural(bits=-inf)", ("bits must be 32 or 64",)),
+    ("top-k(k=1, k=2)", ("'k' given twice", "once")),                      # last one won
+    ("dither(s=2, s=2)", ("'s' given twice",)),
+    ("induced(top-k(k=2, bits=64, bits=64), rand-k(k=1))", ("'bits' given twice",)),
+    ("rand-k(q=nan)", ("not a number",)),
+    ("dither(s=4, p=nan)", ("not a number",)),
+    ("scale(natural, lam=inf)", ("lam must be a finite number > 0",)),
+    ("scale(natural, lam=0)", ("lam must be a finite number > 0",)),
+    ("top-k(k=1e20)", ("k must be an integer >= 1",)),
+    ("top-k(k=-3)", ("k must be an integer >= 1",)),
+    ("rand-k(q=1e-400)", ("0 < q <= 1",)),
+    ("bernoulli(p=inf)", ("0 < p <= 1",)),
+    ("dither(s=4, p=0.999)", ("p must be >= 1 or inf",)),
+    ("rand-k(q=0.1, shared=0.5)", ("shared must be 0 or 1",)),
+])
+def test_out_of_range_parameters_are_one_line_errors(spec, words):
+    _bad(spec, *words)
+
+
+def test_largest_dither_levels_work_and_count_bits():
+    """s = 2**31, the largest allowed: a correct quantisation (levels are
+    2**-31 apart, so y is within ||x|| 2**-31 of x entry by entry) and
+    1 + ceil(log2(s + 1)) = 33 bits per entry plus one 32-bit norm."""
+    s = 2 ** 31
+    x = np.random.default_rng(1).standard_normal(50)
+    for spec in (f"dither(s={s})", f"natural-dither(s={s})"):
+        y, b = compressor(spec).compress(x, 3)
+        assert np.all(np.isfinite(y))
+        if spec.startswith("dither"):
+            assert np.max(np.abs(y - x)) <= np.linalg.norm(x) / s * (1 + 1e-9)
+        assert int(b) == 32 + 50 * 33 and b.values == 50 * 33
+    assert compressor(f"dither(s={s})").claims(50).omega == pytest.approx(50 / s ** 2)
+
+
+_TOKENS = ["top-k", "rand-k", "dither", "natural", "induced", "compose", "scale", "half",
+           "(", ")", ",", "=", "k", "q", "s", "p", "bits", "lam", "shared", "1", "0", "-1",
+           "0.5", "64", "64.5", "inf", "-inf", "nan", "1e19", "1e300", "2147483648", "#", " "]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), min_size=0, max_size=14))
+def test_random_spec_strings_parse_or_fail_in_one_line(toks):
+    """Any string built from spec tokens either gives a compressor that
+    compresses, or a one-line ValueError: never a hang or another error."""
+    spec = "".join(toks)
+    try:
+        C = compressor(spec)
+    except ValueError as e:
+        assert "\n" not in str(e)
+        return
+    x = np.random.default_rng(0).standard_normal(64)
+    try:
+        y, b = C.compress(x, 1)
+    except ValueError as e:                     # K > d is a d-time error
+        assert "\n" not in str(e) and "> d" in str(e)
+        return
+    assert y.shape == x.shape and int(b) >= b.values >= 0

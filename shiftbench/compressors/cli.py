@@ -2,9 +2,9 @@
 
 For each registry entry: its spec syntax, an example spec, its class
 (``unbiased`` U(omega), ``contractive`` B(delta), or ``biased``), the claimed
-constants at a reference dimension (omega, delta; B1/B2/B3 of seed 004) with
+constants at a reference dimension (omega, delta; B1/B2/B3 of Beznosikov et al.) with
 their source (``seed``, ``derived`` or ``reconstructed``) and its bit cost
-(``SPEC.md`` §2).
+(values, indices, norms: see the README's "Bits").
 
 Usage::
 
@@ -71,7 +71,8 @@ def main(argv=None):
     d = rs[0]["claims_at_d"] if rs else a.d
     print(f"{len(rs)} compressors; constants at d = {d} (those marked * depend on d); "
           f"class: unbiased U(omega), contractive B(delta), biased")
-    print("B1(alpha, beta), B2(gamma, beta), B3(delta) as in Beznosikov et al. (seed 004)\n")
+    print("B1(alpha, beta), B2(gamma, beta), B3(delta) as in Beznosikov et al., "
+          "On biased compression for distributed learning (Definitions 2-4)\n")
     for r in rs:
         star = "*" if r["depends_on_d"] else ""
         print(f"{r['name']}  [{r['kind']}; {r['source']}]")
@@ -80,6 +81,8 @@ def main(argv=None):
         print(f"    what     {r['summary']}")
         print(f"    claims{star:1s}  omega={_num(r['omega'])}  delta={_num(r['delta'])}  "
               f"B1={_num(r['b1'])}  B2={_num(r['b2'])}  B3={_num(r['b3'])}")
+        for i, prm in enumerate(r["params"]):
+            print(f"    {'params' if i == 0 else '':8s} {prm}")
         print(f"    bits     {r['bit_cost']}")
         if r["aliases"]:
             print(f"    aliases  {', '.join(r['aliases'])}")

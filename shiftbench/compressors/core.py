@@ -5,10 +5,11 @@ import numpy as np
 from numba import njit
 
 from .. import _rng
-from . import kernels as K
-from .registry import parse, Claims
-
-HIST = 65536
+from .registry import parse, Claims, REGISTRY, _not_a_spec  # first: it registers the built-ins
+from .builtins import zero_kernel, user_zero_kernel
+from .kernels.intrinsics import IWORK_EXTRA, prefetch_r, PREFETCH_STREAM
+from .kernels.program import (Programs, make_programs, apply_program, apply_arrays, OP_WIDTH, OP_PRIM,
+                              OP_UPRIM, C_POFF, C_PLEN)
 
 
 class Bits(int):
@@ -32,7 +33,7 @@ class Workspace:
     def __init__(self, d, nreg):
         self.d = d
         self.regs = np.zeros((max(nreg, 1), d))
-        self.iwork = np.zeros(d + HIST, dtype=np.int64)
+        self.iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
         self.mark = np.zeros(d, dtype=np.uint8)
 
 
@@ -44,9 +45,9 @@ def _all_finite(x):
     nb = d // 16
     for b in range(nb):
         base = b * 16
-        if base + K.PREFETCH_STREAM < d:
-            K._prefetch_r(x, base + K.PREFETCH_STREAM)
-            K._prefetch_r(x, base + K.PREFETCH_STREAM + 8)
+        if base + PREFETCH_STREAM < d:
+            prefetch_r(x, base + PREFETCH_STREAM)
+            prefetch_r(x, base + PREFETCH_STREAM + 8)
         for i in range(base, base + 16):
             e = np.float64(x[i]).view(np.uint64) & np.uint64(0x7FF0000000000000)
             bad |= np.uint64(e == np.uint64(0x7FF0000000000000))
@@ -65,6 +66,27 @@ def check_vector(x, what="x", finite=True):
     return x
 
 
+_F64 = np.dtype(np.float64)
+_U64 = np.dtype(np.uint64)
+
+
+def _out_array(out, d, what="out"):
+    if type(out) is np.ndarray and out.dtype == _F64 and out.shape == (d,):
+        f = out.flags
+        if f.c_contiguous and f.writeable:
+            return out
+    raise ValueError(f"{what} must be a writable contiguous float64 array of shape ({d},)")
+
+
+def _rng_array(rng):
+    if type(rng) is np.ndarray and rng.dtype == _U64 and rng.shape == (2,):
+        f = rng.flags
+        if f.c_contiguous and f.writeable:
+            return rng
+    raise ValueError("rng must be a writable uint64 array of shape (2,) "
+                     "(shiftbench.rng.new_state(seed))")
+
+
 class Compressor:
     """A compressor parsed from a spec string, e.g. ``"rand-k(q=0.1)"``.
 
@@ -72,7 +94,9 @@ class Compressor:
     ----------
     spec : str
         Spec string (case- and space-tolerant); see ``python -m shiftbench
-        compressors`` for every name and its syntax.
+        compressors`` for every name and its syntax.  Users' compressors
+        are registered with :func:`shiftbench.register_compressor` and then
+        named like the built-ins.
     d : int, optional
         Dimension used for d-dependent claimed constants before the first
         call to :meth:`compress`.
@@ -82,20 +106,36 @@ class Compressor:
     spec : str
         Canonical spec string.
     ops, params : ndarray
-        The compiled program (see :func:`shiftbench.compressors.kernels.apply_program`).
+        The program (see :mod:`shiftbench.compressors.kernels.program`);
+        ops name their kernels by slot in ``kernels`` / ``user_kernels``.
+    program : Programs
+        The compiled form (built, and its kernels compiled or loaded from
+        numba's cache, on first use).
     """
 
     def __init__(self, spec, d=None):
         self.node = parse(spec)
         self.spec = self.node.canonical()
         ops, params = [], []
-        self.nreg = self.node.emit(ops, params, -1, -2, 0)
-        self.ops = np.array(ops, dtype=np.int64).reshape(-1, K.OP_WIDTH)
+        self.kernels, self.user_kernels = [], []
+        self.nreg = self.node.emit(ops, params, self.kernels, self.user_kernels, -1, -2, 0)
+        self.ops = np.array(ops, dtype=np.int64).reshape(-1, OP_WIDTH)
         self.params = np.array(params, dtype=np.float64) if params else np.zeros(1)
         self.d = d
         if d is not None:
             self.node.check_d(d)
         self._ws = None
+        self._prog = None
+        self._arrays = None
+
+    @property
+    def program(self) -> Programs:
+        """This compressor as a one-worker :class:`Programs`."""
+        if self._prog is None:
+            self._prog = make_programs(self.ops, self.params, [0, self.ops.shape[0]],
+                                       self.kernels, self.user_kernels, zero_kernel,
+                                       user_zero_kernel)
+        return self._prog
 
     # -- constants ----------------------------------------------------------
     def claims(self, d=None) -> Claims:
@@ -122,6 +162,16 @@ class Compressor:
         """Claimed delta of B(delta), or None."""
         return self.claims().delta
 
+    @property
+    def value_bits(self):
+        """Bits per value of a full (uncompressed) vector: 32 or 64."""
+        return self.node.value_bits()
+
+    @property
+    def deterministic(self):
+        """True when the compressor draws no random numbers."""
+        return self.node.deterministic()
+
     def workspace(self, d):
         if self._ws is None or self._ws.d != d:
             self._ws = Workspace(d, self.nreg)
@@ -139,14 +189,26 @@ class Compressor:
         d = x.size
         self.node.check_d(d)
         self.d = d
-        if out is None:
-            out = np.empty(d)
-        if rng is None:
-            rng = _rng.new_state(seed)
+        out = np.empty(d) if out is None else _out_array(out, d)
+        rng = _rng.new_state(seed) if rng is None else _rng_array(rng)
         ws = self.workspace(d)
-        bf, bv = K.apply_program(self.ops, self.params, x, out, rng, ws.regs,
-                                 ws.iwork, ws.mark)
+        a = self._arrays
+        if a is None:
+            pg = self.program
+            a = self._arrays = (pg.ops, pg.params, pg.ptr, pg._addresses())
+        bf, bv = apply_arrays(a[0], a[1], a[2], a[3], 0, x, out, rng, ws.regs, ws.iwork,
+                              ws.mark)
         return out, Bits(bf, bv)
+
+    def sparse_kernel(self):
+        """``(kernel, params)`` of the sparse form (see :meth:`compress_sparse`),
+        or ValueError when there is none."""
+        e = self.node.definition
+        if self.node.kids or e.sparse is None:
+            names = [n for n, f in REGISTRY.items() if f.sparse is not None]
+            raise ValueError(f"compress_sparse: {self.spec} has no sparse form; "
+                             f"allowed: {', '.join(names)}")
+        return e.sparse, self.params[:self.ops[0, C_PLEN]].copy()
 
     def compress_sparse(self, x, seed=0, rng=None):
         """Compress ``x`` into a sparse message; returns ``(idx, vals, bits)``.
@@ -180,24 +242,19 @@ class Compressor:
         ValueError
             For any other compressor, or a bad x.
         """
-        code = int(self.ops[0, 1]) if self.ops.shape[0] == 1 else -1
-        if self.ops.shape[0] != 1 or code not in (K.RANDK, K.CRANDK, K.TOPK):
-            raise ValueError(f"compress_sparse: {self.spec} has no sparse form; "
-                             f"allowed: rand-k, crand-k, top-k")
-        x = check_vector(x, finite=(code == K.TOPK))
+        kern, p = self.sparse_kernel()
+        det = self.node.deterministic()
+        x = check_vector(x, finite=det)
         d = x.size
         self.node.check_d(d)
         self.d = d
-        if rng is None:
-            rng = _rng.new_state(seed)
+        rng = _rng.new_state(seed) if rng is None else _rng_array(rng)
         ws = self.workspace(d)
-        poff = int(self.ops[0, 5])
-        p = self.params[poff:poff + K.N_PARAMS]
-        k = min(d, max(1, K.resolve_k(p, d)))
+        k = min(d, max(1, _k_of_node(self.node, d)))
         idx = np.empty(k, dtype=np.int64)
         vals = np.empty(k)
-        m, bf, bv = K.apply_sparse(code, p, x, rng, ws.iwork, ws.mark, idx, vals)
-        if code != K.TOPK and not _all_finite(vals):
+        m, bf, bv = kern(x, p, rng, ws.iwork, ws.mark, idx, vals)
+        if not det and not _all_finite(vals[:m]):
             raise ValueError("x contains NaN or inf at a sampled coordinate; "
                              "allowed: finite float values")
         return idx[:m], vals[:m], Bits(bf, bv)
@@ -216,8 +273,7 @@ class Compressor:
         Y = np.empty((trials, x.size))
         bf = np.empty(trials, dtype=np.int64)
         bv = np.empty(trials, dtype=np.int64)
-        _sample(self.ops, self.params, x, Y, bf, bv, np.uint64(seed), ws.regs,
-                ws.iwork, ws.mark)
+        _sample(self.program, x, Y, bf, bv, np.uint64(seed), ws.regs, ws.iwork, ws.mark)
         return Y, bf, bv
 
     def moments(self, x, trials, seed=0):
@@ -235,7 +291,7 @@ class Compressor:
         s2 = np.zeros(x.size)
         stats = np.empty((trials, 3))
         bits = np.empty((trials, 2), dtype=np.int64)
-        mc_accumulate(self.ops, self.params, x, np.uint64(seed), s1, s2, stats, bits,
+        mc_accumulate(self.program, x, np.uint64(seed), s1, s2, stats, bits,
                       ws.regs, ws.iwork, ws.mark)
         mean = x + s1 / trials
         return {"mean": mean, "sq_err": stats[:, 0], "sq_norm": stats[:, 1],
@@ -245,19 +301,27 @@ class Compressor:
         return f"compressor({self.spec!r})"
 
 
+def _k_of_node(node, d):
+    pr = node.params
+    if "k" in pr:
+        return int(pr["k"])
+    return int(np.floor(pr["q"] * d + 0.5))
+
+
 @njit(cache=True)
-def _sample(ops, params, x, Y, bf, bv, seed, regs, iwork, mark):
+def _sample(prog, x, Y, bf, bv, seed, regs, iwork, mark):
     rng = np.zeros(2, dtype=np.uint64)
     for t in range(Y.shape[0]):
         _rng.seed_state(rng, seed, np.uint64(t))
-        a, b = K.apply_program(ops, params, x, Y[t], rng, regs, iwork, mark)
+        a, b = apply_program(prog, 0, x, Y[t], rng, regs, iwork, mark)
         bf[t] = a
         bv[t] = b
 
 
 @njit(cache=True)
-def mc_accumulate(ops, params, x, seed, s1, s2, stats, bits, regs, iwork, mark):
-    """T compressions of x (T = stats.shape[0]); trial t uses stream t of ``seed``.
+def mc_accumulate(prog, x, seed, s1, s2, stats, bits, regs, iwork, mark):
+    """T compressions of x (T = stats.shape[0]) by worker 0's program of
+    ``prog``; trial t uses stream t of ``seed``.
 
     Accumulates s1[i] += y_i - x_i and s2[i] += (y_i - x_i)^2, and records
     stats[t] = (||y - x||^2, ||y||^2, <y, x>) and bits[t] = (full, values).
@@ -269,7 +333,7 @@ def mc_accumulate(ops, params, x, seed, s1, s2, stats, bits, regs, iwork, mark):
     y = np.empty(d)
     for t in range(stats.shape[0]):
         _rng.seed_state(rng, seed, np.uint64(t))
-        a, b = K.apply_program(ops, params, x, y, rng, regs, iwork, mark)
+        a, b = apply_program(prog, 0, x, y, rng, regs, iwork, mark)
         e = 0.0
         s = 0.0
         ip = 0.0
@@ -289,4 +353,67 @@ def mc_accumulate(ops, params, x, seed, s1, s2, stats, bits, regs, iwork, mark):
 
 def compressor(spec, d=None) -> Compressor:
     """Parse a compressor spec string; see :class:`Compressor`."""
+    if isinstance(spec, Compressor):
+        return as_compressor(spec)
     return Compressor(spec, d=d)
+
+
+def as_compressor(obj, what="compressor"):
+    """A :class:`Compressor` from a spec string or a Compressor.
+
+    Anything else -- a Python function, a class, a subclass instance --
+    gets a one-line ValueError naming the right way
+    (:func:`shiftbench.register_compressor`).
+    """
+    if isinstance(obj, str):
+        return Compressor(obj)
+    if type(obj) is Compressor:
+        return obj
+    if isinstance(obj, Compressor):
+        raise ValueError(f"{what}: a subclass of Compressor ({type(obj).__name__}) is not run "
+                         f"by shiftbench's compiled loops (its compress() would be ignored); "
+                         f"register a kernel with shiftbench.register_compressor(name, kernel, "
+                         f"params=...) and pass its spec string")
+    _not_a_spec(obj)
+
+
+def empty_programs(n):
+    """Programs of n workers with no ops (a method's unused compressor)."""
+    return make_programs(np.zeros((1, OP_WIDTH), np.int64), np.zeros(1),
+                         np.zeros(n + 1, np.int64), [], [], zero_kernel, user_zero_kernel)
+
+
+def pack_programs(comps, d=None):
+    """Stack per-worker compressors into one :class:`Programs`.
+
+    Worker i runs ``comps[i]``.  Returns ``(programs, nreg)`` with nreg the
+    registers (rows of ``regs``) the programs need.  ValueError when a
+    compressor does not fit dimension d, or more than ``NPRIM`` distinct
+    kernels of one kind are needed.
+    """
+    ops_l, par_l, ptr = [], [], [0]
+    prims, uprims = [], []
+    nreg = 0
+    poff = 0
+    for C in comps:
+        C = as_compressor(C)
+        if d is not None:
+            C.node.check_d(d)
+        o = C.ops.copy()
+        for j in range(o.shape[0]):
+            if o[j, 0] in (OP_PRIM, OP_UPRIM):
+                src = C.kernels if o[j, 0] == OP_PRIM else C.user_kernels
+                dst = prims if o[j, 0] == OP_PRIM else uprims
+                k = src[o[j, 1]]
+                if k not in dst:
+                    dst.append(k)
+                o[j, 1] = dst.index(k)
+        o[:, C_POFF] += poff
+        ops_l.append(o)
+        par_l.append(C.params)
+        poff += C.params.size
+        ptr.append(ptr[-1] + o.shape[0])
+        nreg = max(nreg, C.nreg)
+    prog = make_programs(np.vstack(ops_l), np.concatenate(par_l), ptr, prims, uprims,
+                         zero_kernel, user_zero_kernel)
+    return prog, nreg

@@ -1,9 +1,10 @@
 """CUDA versions of the element-wise compressors (``numba.cuda``).
 
-Paired with :mod:`shiftbench.compressors.kernels` (STUMPY style: ``kernels``
-/ ``gpu``).  The CPU quantisers draw ONE 64-bit key per call from the
-worker's xoroshiro128+ stream and give entry i the i-th SplitMix64 output
-from that key (:func:`kernels.ctr_u64`); this counter-based scheme is what
+Paired with :mod:`shiftbench.compressors.kernels.quantisers` (STUMPY style:
+``kernels`` / ``gpu``).  The CPU quantisers draw ONE 64-bit key per call from
+the worker's xoroshiro128+ stream and give entry i the i-th SplitMix64 output
+from that key (:func:`shiftbench._rng.ctr_u64`; the mixing function is the
+same source, compiled here as a device function); this counter-based scheme is what
 lets a GPU thread per entry reproduce the CPU result bit for bit: the key is
 drawn on the host from the same stream, every thread computes its own draw.
 
@@ -38,12 +39,11 @@ _M64 = (1 << 64) - 1
 if cuda is not None:
     from numba import uint64
 
+    _mix64 = cuda.jit(device=True, inline=True)(_rng._mix64_py)
+
     @cuda.jit(device=True, inline=True)
     def _ctr_u64(key, i):
-        z = key + (uint64(i) + uint64(1)) * uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> uint64(30))) * uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> uint64(27))) * uint64(0x94D049BB133111EB)
-        return z ^ (z >> uint64(31))
+        return _mix64(key + (uint64(i) + uint64(1)) * uint64(_rng.GAMMA))
 
     @cuda.jit(device=True, inline=True)
     def _nat(t, r, deterministic):
@@ -130,7 +130,7 @@ def natural(x, rng, deterministic=False, out=None):
     """C_nat of a device (or host) array; same result as the CPU kernel.
 
     ``rng`` (uint64[2]) is advanced by one draw unless ``deterministic``,
-    exactly as :func:`shiftbench.compressors.kernels.natural`.  Returns the
+    exactly as :func:`shiftbench.compressors.kernels.quantisers.natural`.  Returns the
     device array ``out``.
     """
     _require()

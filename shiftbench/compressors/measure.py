@@ -1,13 +1,13 @@
 """Monte-Carlo measurement of compressor constants, compared with the claims.
 
-The classes are those of ``SPEC.md`` §1:
+The classes:
 
 * U(omega) (Shulgin & Richtárik, UAI 2022, Definition 2):
   ``E C(x) = x`` and ``E||C(x) - x||^2 <= omega ||x||^2``;
 * B(delta) (the same paper): ``E||C(x) - x||^2 <= (1 - delta) ||x||^2``;
 * B1(alpha, beta), B2(gamma, beta), B3(delta) of Beznosikov, Horváth,
   Richtárik & Safaryan, *On biased compression for distributed learning*
-  (seed 004, Definitions 2-4):
+  (Definitions 2-4):
   ``alpha ||x||^2 <= E||C(x)||^2 <= beta E<C(x), x>``,
   ``max{gamma ||x||^2, E||C(x)||^2 / beta} <= E<C(x), x>``,
   ``E||C(x) - x||^2 <= (1 - 1/delta) ||x||^2``.
@@ -65,8 +65,6 @@ INPUT_KINDS = ("gaussian", "student-t", "cauchy", "sparse", "spike",
                "spike+floor", "constant")
 """Input kinds used by default (see :func:`make_inputs`)."""
 
-DETERMINISTIC = frozenset({"identity", "zero", "top-k", "natural-det", "sign"})
-"""Primitive compressors that draw no random numbers."""
 
 REL_EPS = 1e-9
 """Rounding slack, relative to the scale of the compared quantity."""
@@ -130,10 +128,9 @@ def make_inputs(d, kinds=INPUT_KINDS, seed=0):
 
 
 def is_deterministic(node):
-    """True if the parsed spec tree draws no random numbers."""
-    if node.kids:
-        return all(is_deterministic(k) for k in node.kids)
-    return node.name in DETERMINISTIC
+    """True if the parsed spec tree draws no random numbers (each
+    compressor's definition says so; see :mod:`.builtins`)."""
+    return node.deterministic()
 
 
 # ----------------------------------------------------------------------------
@@ -198,8 +195,8 @@ def measure_input(comp, x, trials, seed=0):
     s2 = np.zeros(d)
     stats = np.empty((T, 3))
     bits = np.empty((T, 2), dtype=np.int64)
-    mc_accumulate(comp.ops, comp.params, x, np.uint64(seed), s1, s2, stats, bits,
-                ws.regs, ws.iwork, ws.mark)
+    mc_accumulate(comp.program, x, np.uint64(seed), s1, s2, stats, bits,
+                  ws.regs, ws.iwork, ws.mark)
     n2 = float(x @ x)
     if n2 == 0.0:
         raise ValueError("x must be nonzero (constants are ratios to ||x||^2)")

@@ -1,33 +1,44 @@
 """One registry and one parser for compressors.
 
 ``compressor("rand-k(q=0.1)")`` parses a spec string into a
-:class:`Compressor`: a compiled *program* (see :mod:`.kernels`) plus the
-constants the literature claims for it.  Specs are case- and space-tolerant;
-an unknown name or a bad parameter raises ``ValueError`` naming what is
-allowed.
+:class:`~shiftbench.compressors.core.Compressor`: a compiled *program* (see
+:mod:`.kernels.program`) plus the constants the literature claims for it.
+Specs are case- and space-tolerant; an unknown name or a bad parameter raises
+a one-line ``ValueError`` naming what is allowed.
 
 Grammar::
 
     spec   := name [ "(" arg ("," arg)* ")" ]
     arg    := key "=" number  |  spec            (nested specs: composites)
 
-Claimed constants (``SPEC.md`` §1-2; seed 004's table for B1/B2/B3) are
-functions of the dimension d and live here, next to the definitions.  Each
-claim carries its source: ``seed`` (stated in a source paper), ``derived``
-(a short proof in the docstring of the entry) or ``reconstructed``.
+Each compressor is ONE :class:`Definition` (the built-ins are in
+:mod:`.builtins`, users add theirs with
+:func:`shiftbench.register_compressor`): name, parameter schema
+(:class:`Param`: type, allowed range, default, help), packing into the
+kernel's parameter vector, claimed constants with their source,
+``depends_on_d``, bit cost, the compiled kernel, the NumPy reference and a
+vectorised NumPy baseline.  The parser, the CLI listing, the verifier and the
+benchmarks all read it from there.
+
+Claimed constants are functions of the dimension d.  Each claim carries its
+source: ``paper`` (stated in a source paper), ``derived`` (a short proof in
+the definition's note or the kernel's docstring), ``reconstructed`` or
+``user`` (registered by a user, measured by ``verify-compressors``).
 """
 from __future__ import annotations
 
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
-from . import kernels as K
+from .kernels import program as P
 
 VALUE_BITS = (32, 64)
+S_MAX = 2 ** 31          # most levels of (natural) dithering
+K_MAX = 2 ** 53          # k is exact as a float64 up to here (and must be <= d anyway)
 
 
 # ----------------------------------------------------------------------------
@@ -40,7 +51,9 @@ class Claims:
     ``omega``: C in U(omega) (unbiased, E||C(x)-x||^2 <= omega ||x||^2).
     ``delta``: C in B(delta) (E||C(x)-x||^2 <= (1-delta)||x||^2).
     ``b1`` = (alpha, beta), ``b2`` = (gamma, beta), ``b3`` = delta >= 1 in the
-    classes of seed 004.  ``None`` where no claim is made.
+    classes B1, B2, B3 of Beznosikov, Horváth, Richtárik & Safaryan, "On
+    biased compression for distributed learning" (Definitions 2-4).
+    ``None`` where no claim is made.
     """
     kind: str                       # "unbiased" | "contractive" | "biased"
     omega: Optional[float] = None
@@ -48,7 +61,7 @@ class Claims:
     b1: Optional[tuple] = None
     b2: Optional[tuple] = None
     b3: Optional[float] = None
-    source: str = "seed"
+    source: str = "paper"
     note: str = ""
 
     def as_dict(self):
@@ -58,17 +71,17 @@ class Claims:
                 "b3": self.b3, "source": self.source, "note": self.note}
 
 
-def _unbiased(omega, source="seed", note=""):
-    """U(omega) = seed 004's U(zeta), zeta = 1 + omega; its table (lambda=1)
-    gives B1(1, zeta) and B2(1, zeta)."""
+def unbiased(omega, source="paper", note=""):
+    """U(omega): Beznosikov et al.'s U(zeta) with zeta = 1 + omega; their
+    table (lambda = 1) gives B1(1, zeta) and B2(1, zeta)."""
     z = 1.0 + omega
     return Claims("unbiased", omega=omega, b1=(1.0, z), b2=(1.0, z),
                   source=source, note=note)
 
 
-def _contractive(delta, source="seed", note="", b1=None, b2=None):
-    """B(delta) = B3(1/delta); without a sharper claim, seed 004's table gives
-    B1(delta^2/4, 2) and B2(delta/2, 2)."""
+def contractive(delta, source="paper", note="", b1=None, b2=None):
+    """B(delta) = B3(1/delta); without a sharper claim, the table of
+    Beznosikov et al. gives B1(delta^2/4, 2) and B2(delta/2, 2)."""
     if delta <= 0:
         return Claims("biased", delta=delta, source=source, note=note)
     b3 = 1.0 / delta
@@ -80,199 +93,308 @@ def _contractive(delta, source="seed", note="", b1=None, b2=None):
                   source=source, note=note)
 
 
+# kept for callers of the old private names
+_unbiased, _contractive = unbiased, contractive
+
+
 # ----------------------------------------------------------------------------
-# registry entries
+# parameter schema
+
+def _fmt(v):
+    if v == math.inf:
+        return "inf"
+    if float(v).is_integer() and abs(v) < 1e16:
+        return str(int(v))
+    return repr(float(v))
+
+
+@dataclass(frozen=True)
+class Param:
+    """One numeric parameter of a compressor spec.
+
+    Attributes
+    ----------
+    name, help : str
+    default : float or None
+        ``None``: required (or one of the definition's ``one_of`` group).
+    kind : {"float", "int", "choice"}
+    lo, hi : float or None
+        Allowed range (``None``: unbounded on that side); ``lo_open`` /
+        ``hi_open`` make the bound strict.
+    inf_ok : bool
+        Also accept +inf (e.g. the inf-norm).
+    choices : tuple
+        The allowed values of a ``choice`` parameter.
+    le_d : bool
+        The value may not exceed the dimension d (checked when d is known).
+    """
+    name: str
+    help: str = ""
+    default: Optional[float] = None
+    kind: str = "float"
+    lo: Optional[float] = None
+    hi: Optional[float] = None
+    lo_open: bool = False
+    hi_open: bool = False
+    inf_ok: bool = False
+    choices: tuple = ()
+    le_d: bool = False
+
+    def allowed(self):
+        """The allowed values as text, e.g. ``0 < q <= 1`` or ``32 or 64``."""
+        n = self.name
+        if self.kind == "choice":
+            return " or ".join(_fmt(c) for c in self.choices)
+        if self.kind == "int":
+            t = f"an integer >= {_fmt(self.lo if self.lo is not None else -math.inf)}"
+            if self.le_d:
+                t += " and <= d"
+            elif self.hi is not None:
+                t += f" and <= {_fmt(self.hi)}"
+            return t
+        if self.lo is not None and self.hi is not None:
+            return (f"{_fmt(self.lo)} {'<' if self.lo_open else '<='} {n} "
+                    f"{'<' if self.hi_open else '<='} {_fmt(self.hi)}")
+        if self.lo is not None:
+            rel = ">" if self.lo_open else ">="
+            return (f"{rel} {_fmt(self.lo)} or inf" if self.inf_ok
+                    else f"a finite number {rel} {_fmt(self.lo)}")
+        return "a finite number"
+
+    def _verb(self):
+        return "satisfy" if (self.kind == "float" and self.lo is not None
+                             and self.hi is not None) else "be"
+
+    def check(self, v, where):
+        """``v`` (a float) if allowed, else a one-line ValueError."""
+        ok = not math.isnan(v)
+        if ok and self.kind == "choice":
+            ok = v in self.choices
+        elif ok and v == math.inf:
+            ok = self.inf_ok
+        elif ok:
+            ok = math.isfinite(v)
+            if ok and self.kind == "int":
+                ok = float(v).is_integer()
+            if ok and self.lo is not None:
+                ok = v > self.lo if self.lo_open else v >= self.lo
+            if ok and self.hi is not None:
+                ok = v < self.hi if self.hi_open else v <= self.hi
+        if not ok:
+            raise ValueError(f"{where}: {self.name} must {self._verb()} {self.allowed()}, "
+                             f"got {_fmt(v) if not math.isnan(v) else 'nan'}")
+        return float(v)
+
+    def describe(self):
+        """One line for listings: ``name: help (allowed; default)``."""
+        d = "" if self.default is None else f"; default {_fmt(self.default)}"
+        return f"{self.name}: {self.help} ({self.allowed()}{d})"
+
+
+K_PARAM = Param("k", "number of kept coordinates", kind="int", lo=1, hi=K_MAX, le_d=True)
+Q_PARAM = Param("q", "fraction of kept coordinates (K = round(q d))", lo=0.0, hi=1.0,
+                lo_open=True)
+BITS_PARAM = Param("bits", "bits per value", default=32.0, kind="choice", choices=VALUE_BITS)
+
+
+# ----------------------------------------------------------------------------
+# definitions
 
 @dataclass
-class Entry:
+class Definition:
+    """Everything about one compressor, in one place.
+
+    Attributes
+    ----------
+    name : str
+        Canonical name (lower case; letters, digits, ``-``, ``_``, ``.``).
+    kernel : numba dispatcher or None
+        Built-ins: ``kern(x, out, params, rng, iwork, mark) -> (bits_full,
+        bits_values)`` (:data:`~.kernels.program.KERNEL_SIG`); users'
+        compressors (``user=True``): ``f(x, out, params, rng)``
+        (:data:`~.kernels.program.USER_SIG`).  ``None`` for composites.
+    summary, example, bit_cost : str
+        One-line description, a valid spec, and the message size in words.
+    params : tuple of Param
+        The schema, in the order of the canonical form.
+    one_of : tuple of str
+        Parameters of which exactly one must be given (k or q).
+    pack : callable
+        ``pack(values) -> list of float``: the kernel's parameter vector
+        from the parameter values (defaults filled in); default: the values
+        in declared order.
+    claims : callable
+        ``claims(values, d) -> Claims``.
+    depends_on_d : bool or callable
+        Whether the claims change with d (``callable(values) -> bool``).
+    deterministic : bool
+        Draws no random numbers (Monte Carlo needs one trial).
+    sparse : numba dispatcher, optional
+        ``sparse(x, params, rng, iwork, mark, idx, vals) -> (m, bits_full,
+        bits_values)``: the same message as ``kernel`` as (indices, values).
+    reference : callable, optional
+        The exact NumPy/Python reference ``reference(x, values, rng) ->
+        (y, bits_full, bits_values)`` (``rng`` a
+        :class:`shiftbench.naive.compressors.Rng`).
+    vectorised : callable, optional
+        ``vectorised(values, d, sparse) -> f(x, gen)``: an idiomatic
+        vectorised NumPy version (a speed baseline, not bit-identical).
+    nkids : int
+        Nested compressors (composites only).
+    user : bool
+        Registered by a user (kernel with the user signature).
+    """
     name: str
-    code: int
-    syntax: str
-    example: str
-    summary: str
-    bit_cost: str
-    keys: dict                       # allowed key -> description
-    claims: Callable                 # (params dict, d) -> Claims
+    kernel: Any = None
+    summary: str = ""
+    example: str = ""
+    bit_cost: str = ""
+    params: tuple = ()
+    one_of: tuple = ()
+    pack: Optional[Callable] = None
+    claims: Optional[Callable] = None
+    depends_on_d: Any = False
+    deterministic: bool = False
+    sparse: Any = None
+    reference: Optional[Callable] = None
+    vectorised: Optional[Callable] = None
     aliases: tuple = ()
-    composite: bool = False
+    nkids: int = 0
+    user: bool = False
+    syntax: str = ""
+
+    def __post_init__(self):
+        if not self.syntax:
+            self.syntax = self._syntax()
+        if not self.example:
+            self.example = self.name
+
+    @property
+    def composite(self):
+        return self.nkids > 0
+
+    @property
+    def keys(self):
+        """Parameter name -> one-line description."""
+        return {p.name: p.describe() for p in self.params}
+
+    def param(self, name):
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None
+
+    def _syntax(self):
+        kids = {0: [], 1: ["C"], 2: ["C", "Q"] if self.name == "induced" else ["C2", "C1"]}
+        req = list(kids.get(self.nkids, [f"C{i + 1}" for i in range(self.nkids)]))
+        if self.one_of:
+            req.append(" | ".join(f"{n}={n.upper()}" for n in self.one_of))
+        opt = []
+        for p in self.params:
+            if p.name in self.one_of:
+                continue
+            val = ("|".join(_fmt(c) for c in p.choices) if p.kind == "choice"
+                   else p.name.upper())
+            (opt if p.default is not None else req).append(f"{p.name}={val}")
+        if not req and not opt:
+            return self.name
+        inner = ", ".join(req)
+        if opt:
+            inner = (inner + "[, " if inner else "[") + ", ".join(opt) + "]"
+        return f"{self.name}({inner})" if req else f"{self.name}[({inner[1:-1]})]"
+
+    def values(self, given):
+        """Parameter values with the defaults filled in (``one_of``
+        parameters only when given)."""
+        out = {}
+        for p in self.params:
+            if p.name in given:
+                out[p.name] = given[p.name]
+            elif p.default is not None:
+                out[p.name] = p.default
+        return out
+
+    def packed(self, given):
+        """The kernel's float64 parameter vector for these parameters."""
+        v = self.values(given)
+        if self.pack is not None:
+            return [float(a) for a in self.pack(v)]
+        return [float(v[p.name]) for p in self.params]
+
+    def is_d_dependent(self, given):
+        dd = self.depends_on_d
+        return bool(dd(self.values(given)) if callable(dd) else dd)
 
 
-def _k_of(pr, d):
-    if "k" in pr:
-        return int(pr["k"])
-    return max(1, min(d, int(math.floor(pr["q"] * d + 0.5))))
-
-
-REGISTRY: dict[str, Entry] = {}
+REGISTRY: dict[str, Definition] = {}
 _ALIASES: dict[str, str] = {}
+_NAME = re.compile(r"^[a-z][a-z0-9_.+\-]*$")
 
 
-def register(e: Entry):
-    REGISTRY[e.name] = e
-    _ALIASES[e.name] = e.name
-    for a in e.aliases:
-        _ALIASES[a] = e.name
+def register(defn: Definition, replace=False):
+    """Add a :class:`Definition` (and its aliases) to the registry.
+
+    A name or alias already taken raises ``ValueError`` unless ``replace``
+    and the taken name belongs to a user compressor of the same name.
+    """
+    names = (defn.name,) + tuple(defn.aliases)
+    for n in names:
+        if not _NAME.match(n):
+            raise ValueError(f"compressor name {n!r} is not allowed; use lower-case letters, "
+                             f"digits and '-', starting with a letter (e.g. 'half-sign')")
+        owner = _ALIASES.get(n)
+        if owner is not None and not (replace and owner == defn.name
+                                      and REGISTRY[owner].user):
+            raise ValueError(f"compressor name {n!r} is taken (by {owner!r}); "
+                             f"choose another name")
+    if defn.name in REGISTRY:
+        for a in REGISTRY[defn.name].aliases:
+            _ALIASES.pop(a, None)
+    REGISTRY[defn.name] = defn
+    for n in names:
+        _ALIASES[n] = defn.name
+    return defn
 
 
-_VB = {"bits": "value width: 32 (default) or 64"}
-_KQ = {"k": "number of kept coordinates, 1 <= k <= d",
-       "q": "fraction of kept coordinates, 0 < q <= 1 (k = round(q d))"}
-
-register(Entry(
-    "identity", K.IDENTITY, "identity", "identity", "x -> x (no compression)",
-    "min(d, support + nnz) values", dict(_VB),
-    lambda pr, d: Claims("unbiased", omega=0.0, delta=1.0, b1=(1.0, 1.0),
-                         b2=(1.0, 1.0), b3=1.0),
-    aliases=("id", "none")))
-register(Entry(
-    "zero", K.ZERO, "zero", "zero", "x -> 0 (sends nothing)", "0",
-    {}, lambda pr, d: Claims("biased", delta=0.0)))
-register(Entry(
-    "top-k", K.TOPK, "top-k(k=K | q=Q[, bits=32|64])", "top-k(k=5)",
-    "keep the K largest |x_i| (exact, ties to the lowest index)",
-    "min(K ceil(log2 d), d) + K values", {**_KQ, **_VB},
-    lambda pr, d: _contractive(_k_of(pr, d) / d, b1=(_k_of(pr, d) / d, 1.0),
-                               b2=(_k_of(pr, d) / d, 1.0)),
-    aliases=("topk", "top")))
-register(Entry(
-    "rand-k", K.RANDK, "rand-k(k=K | q=Q[, shared=0|1, bits=32|64])",
-    "rand-k(q=0.1)", "(d/K) x on K uniformly random coordinates",
-    "K values + min(K ceil(log2 d), d) index bits (0 with shared=1)",
-    {**_KQ, **_VB, "shared": "1: indices come from a seed shared with the receiver (no index bits)"},
-    lambda pr, d: _unbiased(d / _k_of(pr, d) - 1.0),
-    aliases=("randk", "rand")))
-register(Entry(
-    "crand-k", K.CRANDK, "crand-k(k=K | q=Q[, shared=0|1, bits=32|64])",
-    "crand-k(q=0.1)", "x on K uniformly random coordinates, unscaled (biased)",
-    "as rand-k", {**_KQ, **_VB, "shared": "as in rand-k"},
-    lambda pr, d: _contractive(_k_of(pr, d) / d, b1=(_k_of(pr, d) / d, 1.0),
-                               b2=(_k_of(pr, d) / d, 1.0), source="derived",
-                               note="E C(x) = (K/d) x, E||C(x)||^2 = (K/d)||x||^2"),
-    aliases=("biased-rand-k", "crandk")))
-register(Entry(
-    "bernoulli", K.BERNOULLI, "bernoulli(p=P[, bits=32|64])", "bernoulli(p=0.5)",
-    "x with probability p, else 0 (the B_p of Rand-DIANA)",
-    "1 flag bit, + the vector when sent", {"p": "probability, 0 < p <= 1", **_VB},
-    lambda pr, d: _contractive(pr["p"], b1=(pr["p"], 1.0), b2=(pr["p"], 1.0),
-                               source="derived",
-                               note="E||C(x)-x||^2 = (1-p)||x||^2")))
-register(Entry(
-    "scaled-bernoulli", K.BERNOULLI, "scaled-bernoulli(p=P[, bits=32|64])",
-    "scaled-bernoulli(p=0.5)", "x/p with probability p, else 0 (unbiased)",
-    "as bernoulli", {"p": "probability, 0 < p <= 1", **_VB},
-    lambda pr, d: _unbiased(1.0 / pr["p"] - 1.0),
-    aliases=("bernoulli-scaled",)))
-register(Entry(
-    "adaptive", K.ADAPTIVE, "adaptive(k=K | q=Q[, bits=32|64])", "adaptive(q=0.1)",
-    "adaptive random sparsification: keep x_i/p_i w.p. p_i ~ min(1, K|x_i|/||x||_1)",
-    "kept values + min(kept ceil(log2 d), d)", {**_KQ, **_VB},
-    lambda pr, d: Claims("unbiased", source="reconstructed",
-                         note="omega is measured, not claimed"),
-    aliases=("adaptive-k", "adaptive-sparsification")))
-register(Entry(
-    "natural", K.NATURAL, "natural[(bits=32|64)]", "natural",
-    "natural compression C_nat: unbiased stochastic rounding to a power of two",
-    "9 bits/entry (fp32), 12 (fp64)", dict(_VB),
-    lambda pr, d: _unbiased(1.0 / 8.0),
-    aliases=("cnat", "c-nat", "natural-compression")))
-register(Entry(
-    "natural-det", K.NATURAL_DET, "natural-det[(bits=32|64)]", "natural-det",
-    "deterministic C_nat: |t| rounded to the nearest power of two (biased)",
-    "9 bits/entry (fp32), 12 (fp64)", dict(_VB),
-    lambda pr, d: _contractive(8.0 / 9.0, source="derived",
-                               note="|C(t)-t| <= |t|/3 (worst at t = 1.5*2^e)"),
-    aliases=("cnat-det", "deterministic-natural")))
-register(Entry(
-    "dither", K.DITHER, "dither(s=S[, p=2|1|inf, bits=32|64])", "dither(s=4)",
-    "random dithering / QSGD: ||x||_p sign(x_i) xi_i, xi_i on {0,1/s,..,1}",
-    "1 norm + d (1 + ceil(log2(s+1)))",
-    {"s": "number of levels, integer >= 1", "p": "norm: a number >= 1 or inf (default 2)", **_VB},
-    lambda pr, d: (_unbiased(min(d / pr["s"] ** 2, math.sqrt(d) / pr["s"]))
-                   if pr.get("p", 2.0) == 2.0 else
-                   Claims("unbiased", note="omega claimed for p = 2 only; measured")),
-    aliases=("qsgd", "random-dithering")))
-
-
-def _natdither_omega(pr, d):
-    r = min(pr.get("p", 2.0), 2.0)
-    t = d ** (1.0 / r) * 2.0 ** (1.0 - pr["s"])
-    return 1.0 / 8.0 + t * min(1.0, t)
-
-
-register(Entry(
-    "natural-dither", K.NATDITHER, "natural-dither(s=S[, p=2|1|inf, bits=32|64])",
-    "natural-dither(s=4)",
-    "natural dithering: levels {0, 2^(1-s), .., 1/2, 1}",
-    "1 norm + d (1 + ceil(log2(s+1)))",
-    {"s": "number of levels, integer >= 1", "p": "norm: a number >= 1 or inf (default 2)", **_VB},
-    lambda pr, d: _unbiased(_natdither_omega(pr, d), source="reconstructed"),
-    aliases=("nd", "natdither", "natural-dithering")))
-register(Entry(
-    "terngrad", K.TERNGRAD, "terngrad[(bits=32|64)]", "terngrad",
-    "TernGrad: max|x| sign(x_i) Bernoulli(|x_i|/max|x|)",
-    "1 value + 2 bits/entry (or support + 1 sign bit per nonzero)", dict(_VB),
-    lambda pr, d: _unbiased((math.sqrt(d) - 1.0) / 2.0, source="derived",
-                            note="E||C(x)||^2 = max|x| ||x||_1 <= (1+sqrt d)/2 ||x||^2"),
-    aliases=("tern",)))
-register(Entry(
-    "sign", K.SIGN, "sign[(bits=32|64)]", "sign",
-    "scaled sign: (||x||_1/d) sign(x)", "1 value + 1 bit/entry", dict(_VB),
-    lambda pr, d: _contractive(1.0 / d, b1=(1.0 / d ** 2, 1.0), b2=(1.0 / d, 1.0),
-                               source="derived",
-                               note="E||C(x)-x||^2 = ||x||^2 - ||x||_1^2/d"),
-    aliases=("scaled-sign", "signsgd")))
-
-# composites -----------------------------------------------------------------
-
+# ----------------------------------------------------------------------------
+# composites: claims
 
 def _induced_claims(cc: Claims, qc: Claims, d):
-    """Footnote 1 of 001: C in B(delta), Q in U(omega) => induced in U(omega(1-delta))."""
+    """C in B(delta), Q in U(omega) => induced in U(omega(1-delta))
+    (Shulgin & Richtárik, Shifted compression framework, UAI 2022, footnote 1)."""
     if qc.omega is None or cc.delta is None:
         return Claims("unbiased" if qc.kind == "unbiased" else "biased",
                       note="no claim: needs C in B(delta) and Q in U(omega)")
-    return _unbiased(qc.omega * (1.0 - cc.delta), source="seed",
-                     note="footnote 1 of the shifted-compression paper")
+    return unbiased(qc.omega * (1.0 - cc.delta), source="paper",
+                    note="Shulgin & Richtárik, UAI 2022, footnote 1")
 
 
 def _compose_claims(c2: Claims, c1: Claims, d):
     """U(w1) then U(w2): unbiased with omega = (1+w1)(1+w2) - 1
-    (= 9w/8 + 1/8 for C_nat o Q, SPEC §2)."""
+    (= 9w/8 + 1/8 for C_nat o Q)."""
     if c1.omega is not None and c2.omega is not None:
-        return _unbiased((1 + c1.omega) * (1 + c2.omega) - 1.0, source="derived",
-                         note="E||C2(C1 x)||^2 <= (1+w2)(1+w1)||x||^2")
+        return unbiased((1 + c1.omega) * (1 + c2.omega) - 1.0, source="derived",
+                        note="E||C2(C1 x)||^2 <= (1+w2)(1+w1)||x||^2")
     return Claims("biased", note="no closed-form claim; measure it")
 
 
 def _scale_claims(c: Claims, lam, d):
-    """Seed 004's scaling table: U(zeta) -> lam C in B1(lam^2, lam zeta),
+    """The scaling table of Beznosikov et al. (On biased compression for
+    distributed learning): U(zeta) -> lam C in B1(lam^2, lam zeta),
     B2(lam, lam zeta); B1(a,b) -> B1(lam^2 a, lam b); B2(g,b) -> B2(lam g, lam b).
     For C in U(omega): E||lam C(x) - x||^2 = (1 - lam(2 - lam(1+omega)))||x||^2,
     so lam C in B(lam(2 - lam(1+omega))) when that is positive."""
+    note = "scaling table of Beznosikov et al., On biased compression"
     if c.omega is not None and c.kind == "unbiased":
         z = 1.0 + c.omega
         dl = lam * (2.0 - lam * z)
         b3 = 1.0 / dl if dl > 0 else None
         return Claims("contractive" if dl > 0 else "biased", delta=dl if dl > 0 else None,
                       b1=(lam * lam, lam * z), b2=(lam, lam * z), b3=b3,
-                      source="seed", note="seed 004 scaling table")
+                      source="paper", note=note)
     b1 = (lam * lam * c.b1[0], lam * c.b1[1]) if c.b1 else None
     b2 = (lam * c.b2[0], lam * c.b2[1]) if c.b2 else None
-    return Claims("biased", b1=b1, b2=b2, source="seed", note="seed 004 scaling table")
-
-
-register(Entry(
-    "induced", -1, "induced(C, Q)", "induced(top-k(k=2), rand-k(k=4))",
-    "induced compressor C(x) + Q(x - C(x)) (C biased, Q unbiased)",
-    "bits(C) + bits(Q)", {}, None, composite=True))
-register(Entry(
-    "compose", -1, "compose(C2, C1)", "compose(natural, rand-k(q=0.1))",
-    "composition C2(C1(x)): the message is C2's encoding of C1's output",
-    "bits(C2 applied to C1's output)", {}, None, aliases=("composition",),
-    composite=True))
-register(Entry(
-    "scale", -1, "scale(C, lam=L)", "scale(rand-k(q=0.5), lam=0.5)",
-    "lam * C(x)", "bits(C)", {"lam": "scaling factor, > 0"}, None,
-    aliases=("scaled",), composite=True))
+    return Claims("biased", b1=b1, b2=b2, source="paper", note=note)
 
 
 # ----------------------------------------------------------------------------
@@ -302,6 +424,8 @@ def _canon_name(tok, full):
     n = re.sub(r"^(top|rand|crand)k$", r"\1-k", n)
     if n in _ALIASES:
         return _ALIASES[n]
+    if tok.lower() in _ALIASES:
+        return _ALIASES[tok.lower()]
     raise ValueError(f"unknown compressor {tok!r} in {full!r}; allowed: "
                      + ", ".join(sorted(REGISTRY)))
 
@@ -309,11 +433,12 @@ def _canon_name(tok, full):
 def _num(tok, key, full):
     t = tok.lower()
     try:
-        if t in ("inf", "infinity"):
-            return math.inf
-        return float(t)
+        v = math.inf if t in ("inf", "infinity", "+inf") else float(t)
     except ValueError:
-        raise ValueError(f"compressor spec {full!r}: {key}={tok!r} is not a number") from None
+        v = math.nan
+    if math.isnan(v):
+        raise ValueError(f"compressor spec {full!r}: {key}={tok!r} is not a number")
+    return v
 
 
 class _Parser:
@@ -342,6 +467,9 @@ class _Parser:
                 if self.i + 1 < len(self.toks) and self.toks[self.i + 1] == "=":
                     key = self.take().lower()
                     self.take("=")
+                    if key in kw:
+                        raise ValueError(f"compressor spec {self.full!r}: {name}: parameter "
+                                         f"{key!r} given twice; give each parameter once")
                     kw[key] = self.take()
                 else:
                     kids.append(self.spec())
@@ -356,164 +484,178 @@ class _Parser:
 # ----------------------------------------------------------------------------
 # the parsed tree
 
-# parameter values that equal the default are left out of canonical specs
-_DEFAULTS = {(n, "bits"): 32.0 for n in REGISTRY}
-_DEFAULTS.update({("rand-k", "shared"): 0.0, ("crand-k", "shared"): 0.0,
-                  ("dither", "p"): 2.0, ("natural-dither", "p"): 2.0})
-
-def _fmt(v):
-    if v == math.inf:
-        return "inf"
-    if float(v).is_integer():
-        return str(int(v))
-    return repr(float(v))
-
-
 @dataclass
 class Node:
     name: str
-    params: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)     # the parameters given (validated)
     kids: list = field(default_factory=list)
+
+    @property
+    def definition(self) -> Definition:
+        return REGISTRY[self.name]
 
     @staticmethod
     def build(name, kw, kids, full):
         e = REGISTRY[name]
         where = f"compressor spec {full!r}: {name}"
         for k in kw:
-            if k not in e.keys:
-                allowed = ", ".join(e.keys) or "none"
+            if e.param(k) is None:
+                allowed = ", ".join(p.name for p in e.params) or "none"
                 raise ValueError(f"{where}: unknown parameter {k!r}; allowed: {allowed}")
-        pr = {k: _num(v, k, full) for k, v in kw.items()}
-        want = {"induced": 2, "compose": 2, "scale": 1}.get(name, 0)
-        if len(kids) != want:
-            raise ValueError(f"{where} takes {want} nested compressor(s) "
+        if len(kids) != e.nkids:
+            raise ValueError(f"{where} takes {e.nkids} nested compressor(s) "
                              f"({e.syntax}), got {len(kids)}")
-        if "bits" in pr and int(pr["bits"]) not in VALUE_BITS:
-            raise ValueError(f"{where}: bits must be 32 or 64, got {_fmt(pr['bits'])}")
-        if "k" in e.keys:
-            if ("k" in pr) == ("q" in pr):
-                raise ValueError(f"{where}: give exactly one of k (integer >= 1) "
-                                 f"or q (0 < q <= 1)")
-            if "k" in pr and (pr["k"] < 1 or not float(pr["k"]).is_integer()):
-                raise ValueError(f"{where}: k must be an integer >= 1, got {_fmt(pr['k'])}")
-            if "q" in pr and not (0.0 < pr["q"] <= 1.0):
-                raise ValueError(f"{where}: q must satisfy 0 < q <= 1, got {_fmt(pr['q'])}")
-        if "p" in e.keys and name in ("bernoulli", "scaled-bernoulli"):
-            if "p" not in pr or not (0.0 < pr["p"] <= 1.0):
-                raise ValueError(f"{where}: needs p with 0 < p <= 1")
-        if name in ("dither", "natural-dither"):
-            if "s" not in pr or pr["s"] < 1 or not float(pr["s"]).is_integer():
-                raise ValueError(f"{where}: needs s, an integer >= 1 (number of levels)")
-            if pr.get("p", 2.0) < 1.0:
-                raise ValueError(f"{where}: p must be >= 1 or inf")
-        if "shared" in pr and pr["shared"] not in (0.0, 1.0):
-            raise ValueError(f"{where}: shared must be 0 or 1")
-        if name == "scale":
-            if "lam" not in pr or not (pr["lam"] > 0 and math.isfinite(pr["lam"])):
-                raise ValueError(f"{where}: needs lam, a finite number > 0")
+        pr = {}
+        for k, v in kw.items():
+            pr[k] = e.param(k).check(_num(v, k, full), where)
+        if e.one_of and sum(k in pr for k in e.one_of) != 1:
+            raise ValueError(f"{where}: give exactly one of "
+                             + " or ".join(f"{n} ({e.param(n).allowed()})" for n in e.one_of))
+        for p in e.params:
+            if p.default is None and p.name not in e.one_of and p.name not in pr:
+                raise ValueError(f"{where}: needs {p.name} ({p.allowed()})")
         return Node(name, pr, kids)
 
+    # -- properties of the tree ---------------------------------------------
+    def values(self):
+        """Parameter values with defaults filled in."""
+        return self.definition.values(self.params)
+
     def canonical(self):
-        """Unique spec string: registry key order, explicit defaults dropped."""
+        """Unique spec string: schema order, explicit defaults dropped."""
+        e = self.definition
         args = [k.canonical() for k in self.kids]
-        order = list(REGISTRY[self.name].keys)
-        for k in sorted(self.params, key=order.index):
-            v = self.params[k]
-            if _DEFAULTS.get((self.name, k)) == v:
-                continue
-            args.append(f"{k}={_fmt(v)}")
+        for p in e.params:
+            if p.name in self.params and self.params[p.name] != p.default:
+                args.append(f"{p.name}={_fmt(self.params[p.name])}")
         return self.name + (f"({', '.join(args)})" if args else "")
 
     def check_d(self, d):
-        e = REGISTRY[self.name]
-        if "k" in self.params and self.params["k"] > d:
-            raise ValueError(f"{self.canonical()}: K = {int(self.params['k'])} > d = {d}; "
-                             f"allowed 1 <= K <= d")
+        for p in self.definition.params:
+            if p.le_d and p.name in self.params and self.params[p.name] > d:
+                raise ValueError(f"{self.canonical()}: {p.name.upper()} = "
+                                 f"{int(self.params[p.name])} > d = {d}; "
+                                 f"allowed 1 <= {p.name.upper()} <= d")
         for c in self.kids:
             c.check_d(d)
 
     def claims(self, d) -> Claims:
-        e = REGISTRY[self.name]
         if self.name == "induced":
             return _induced_claims(self.kids[0].claims(d), self.kids[1].claims(d), d)
         if self.name == "compose":
             return _compose_claims(self.kids[0].claims(d), self.kids[1].claims(d), d)
         if self.name == "scale":
             return _scale_claims(self.kids[0].claims(d), self.params["lam"], d)
-        return e.claims(self.params, d)
+        e = self.definition
+        if e.claims is None:
+            return Claims("biased", source="user", note="no claim; measure it")
+        return e.claims(self.values(), d)
 
     def depends_on_d(self):
-        if self.name in ("top-k", "rand-k", "crand-k", "adaptive"):
-            if "k" in self.params:
-                return True
-        if self.name in ("dither", "natural-dither", "terngrad", "sign"):
-            return True
+        if not self.kids:
+            return self.definition.is_d_dependent(self.params)
         return any(c.depends_on_d() for c in self.kids)
 
+    def deterministic(self):
+        """True if the tree draws no random numbers."""
+        if self.kids:
+            return all(k.deterministic() for k in self.kids)
+        return self.definition.deterministic
+
+    def value_bits(self):
+        """Bits per value of a full vector: the widest ``bits`` of the
+        primitives (32 when none has one)."""
+        if self.kids:
+            return max(k.value_bits() for k in self.kids)
+        return int(self.values().get("bits", 32))
+
+    def primitives(self):
+        """The primitive nodes, in emission order."""
+        if not self.kids:
+            return [self]
+        return [p for k in self.kids for p in k.primitives()]
+
     # -- compilation to a program -------------------------------------------
-    def emit(self, ops, params, src, dst, nreg):
-        """Append ops computing dst = self(src); returns registers used."""
-        e = REGISTRY[self.name]
-        if not e.composite:
-            p = np.zeros(K.N_PARAMS)
-            p[0] = self.params.get("k", -1.0)
-            p[1] = self.params.get("q", 0.0)
-            p[2] = self.params.get("bits", 32.0)
-            if self.name in ("bernoulli", "scaled-bernoulli"):
-                p[0] = self.params["p"]
-                p[3] = 1.0 if self.name == "scaled-bernoulli" else 0.0
-            elif self.name in ("rand-k", "crand-k"):
-                p[3] = self.params.get("shared", 0.0)
-            elif self.name in ("dither", "natural-dither"):
-                p[0] = self.params["s"]
-                p[3] = self.params.get("p", 2.0)
+    def emit(self, ops, params, kernels, ukernels, src, dst, nreg):
+        """Append ops computing dst = self(src); returns registers used.
+
+        ``kernels`` / ``ukernels`` collect the distinct built-in and user
+        kernels; an op names its kernel by its index in that list (its slot).
+        """
+        e = self.definition
+        if not e.nkids:
+            pk = e.packed(self.params)
+            table = ukernels if e.user else kernels
+            if e.kernel not in table:
+                table.append(e.kernel)
             poff = len(params)
-            params.extend(p)
-            ops.append([K.OP_PRIM, e.code, src, dst, 0, poff])
+            params.extend(pk)
+            ops.append([P.OP_UPRIM if e.user else P.OP_PRIM, table.index(e.kernel),
+                        src, dst, 0, poff, len(pk), 0])
             return nreg
         if self.name == "induced":
             c, q = self.kids
             r0, r1, r2 = nreg, nreg + 1, nreg + 2
             nreg += 3
-            nreg = c.emit(ops, params, src, r0, nreg)
-            ops.append([K.OP_SUB, -1, src, r1, r0, 0])
-            nreg = q.emit(ops, params, r1, r2, nreg)
-            ops.append([K.OP_ADD, -1, r0, dst, r2, 0])
+            nreg = c.emit(ops, params, kernels, ukernels, src, r0, nreg)
+            ops.append([P.OP_SUB, 0, src, r1, r0, 0, 0, 0])
+            nreg = q.emit(ops, params, kernels, ukernels, r1, r2, nreg)
+            ops.append([P.OP_ADD, 0, r0, dst, r2, 0, 0, 0])
             return nreg
         if self.name == "compose":
             outer, inner = self.kids
             r0 = nreg
             nreg += 1
             n0 = len(ops)
-            nreg = inner.emit(ops, params, src, r0, nreg)
+            nreg = inner.emit(ops, params, kernels, ukernels, src, r0, nreg)
             # only the outer's message travels: the inner's primitives are
             # silent (their bits are not counted); bits of earlier messages
             # in the program (e.g. C of induced(C, compose(..))) are kept
             for j in range(n0, len(ops)):
-                if ops[j][0] == K.OP_PRIM:
-                    ops[j][0] = K.OP_PRIM_SILENT
-            nreg = outer.emit(ops, params, r0, dst, nreg)
+                if ops[j][0] in (P.OP_PRIM, P.OP_UPRIM):
+                    ops[j][P.C_SILENT] = 1
+            nreg = outer.emit(ops, params, kernels, ukernels, r0, dst, nreg)
             return nreg
         if self.name == "scale":
             (c,) = self.kids
-            nreg = c.emit(ops, params, src, dst, nreg)
+            nreg = c.emit(ops, params, kernels, ukernels, src, dst, nreg)
             poff = len(params)
             params.append(self.params["lam"])
-            ops.append([K.OP_SCALE, -1, dst, dst, 0, poff])
+            ops.append([P.OP_SCALE, 0, dst, dst, 0, poff, 1, 0])
             return nreg
         raise AssertionError(self.name)
 
 
-def parse(spec: str) -> Node:
-    if not isinstance(spec, str) or not spec.strip():
+def parse(spec) -> Node:
+    """Parse a spec string into a :class:`Node` tree (one-line ValueError
+    for anything else, naming what is allowed)."""
+    if not isinstance(spec, str):
+        _not_a_spec(spec)
+    if not spec.strip():
         raise ValueError("compressor spec must be a non-empty string such as "
                          "'rand-k(q=0.1)'; allowed names: " + ", ".join(sorted(REGISTRY)))
     p = _Parser(spec)
     node = p.spec()
     if p.peek() is not None:
-        raise ValueError(f"compressor spec {spec!r}: unexpected {p.peek()!r} after "
+        raise ValueError(f"compressor spec {p.full!r}: unexpected {p.peek()!r} after "
                          f"{node.canonical()!r}")
     return node
+
+
+_HOW = ("register your own compressor with shiftbench.register_compressor(name, kernel, "
+        "params=...) and pass its spec string, e.g. 'half-sign(c=0.5)'")
+
+
+def _not_a_spec(obj):
+    """The one-line error for an object given where a spec string is expected."""
+    if callable(obj) and not isinstance(obj, type):
+        what = f"a Python function ({getattr(obj, '__name__', type(obj).__name__)})"
+        raise ValueError(f"compressor spec must be a string, got {what}; {_HOW}")
+    if isinstance(obj, type):
+        raise ValueError(f"compressor spec must be a string, got the class {obj.__name__}; "
+                         f"{_HOW}")
+    raise ValueError(f"compressor spec must be a non-empty string such as 'rand-k(q=0.1)', "
+                     f"got {type(obj).__name__}; allowed names: " + ", ".join(sorted(REGISTRY)))
 
 
 def list_compressors():
@@ -530,6 +672,23 @@ def list_compressors():
             "b2": list(c.b2) if c.b2 else None, "b3": c.b3,
             "claims_at_d": d_ref, "depends_on_d": node.depends_on_d(),
             "source": c.source, "bit_cost": e.bit_cost,
-            "aliases": list(e.aliases),
+            "aliases": list(e.aliases), "user": e.user,
+            "params": [p.describe() for p in e.params],
         })
     return rows
+
+
+from . import builtins  # noqa: E402,F401  (registers the built-in primitives)
+
+register(Definition(
+    "induced", nkids=2, example="induced(top-k(k=2), rand-k(k=4))",
+    summary="induced compressor C(x) + Q(x - C(x)) (C biased, Q unbiased)",
+    bit_cost="bits(C) + bits(Q)"))
+register(Definition(
+    "compose", nkids=2, example="compose(natural, rand-k(q=0.1))",
+    summary="composition C2(C1(x)): the message is C2's encoding of C1's output",
+    bit_cost="bits(C2 applied to C1's output)", aliases=("composition",)))
+register(Definition(
+    "scale", nkids=1, example="scale(rand-k(q=0.5), lam=0.5)",
+    summary="lam * C(x)", bit_cost="bits(C)", aliases=("scaled",),
+    params=(Param("lam", "scaling factor", lo=0.0, lo_open=True),)))

@@ -4,7 +4,8 @@ Measures every registered compressor (its registry ``example`` spec plus the
 extra parameterisations in :data:`EXTRA_SPECS`) by Monte Carlo on the input
 kinds of :func:`shiftbench.compressors.measure.make_inputs`, and compares
 omega (U(omega), Shulgin & Richtárik 2022), delta (B(delta)), the B1/B2/B3
-constants of Beznosikov et al. (seed 004) and unbiasedness with the claims of
+constants of Beznosikov et al. (On biased compression for distributed learning)
+and unbiasedness with the claims of
 :mod:`shiftbench.compressors.registry`.  Each comparison is one-sided with a
 tolerance of ``z`` standard errors (see :mod:`.measure`).
 

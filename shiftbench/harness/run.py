@@ -36,24 +36,6 @@ def resolve_problem(problem):
     return problem
 
 
-def pack_programs(comps, d):
-    """Stack per-worker compressor programs into (ops, params, ptr, nreg)."""
-    ops_l, par_l, ptr = [], [], [0]
-    nreg = 0
-    poff = 0
-    for C in comps:
-        C.node.check_d(d)
-        o = C.ops.copy()
-        o[:, 5] += poff
-        ops_l.append(o)
-        par_l.append(C.params)
-        poff += C.params.size
-        ptr.append(ptr[-1] + o.shape[0])
-        nreg = max(nreg, C.nreg)
-    return (np.ascontiguousarray(np.vstack(ops_l)), np.concatenate(par_l),
-            np.array(ptr, dtype=np.int64), nreg)
-
-
 def run_options(P, opts, x0=None, runs=1):
     """Resolve the run options (validated by :data:`shiftbench.methods.model.RUN_OPTIONS`)."""
     iters, eps, stop, stride = opts["iters"], opts["eps"], opts["stop"], opts["stride"]

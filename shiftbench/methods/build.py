@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compressors import Compressor
+from ..compressors import Compressor, as_compressor, pack_programs, empty_programs
 
 
 def per_worker(spec, n, what):
@@ -15,12 +15,8 @@ def per_worker(spec, n, what):
     """
     if spec is None:
         return None
-    if isinstance(spec, Compressor):
-        return [spec] * n
-    if callable(spec):
-        raise ValueError(f"{what}: got a Python callable; register it with "
-                         f"shiftbench.register_compressor(name, kernel, ...) and pass its spec "
-                         f"string (README: 'Your own compressor')")
+    if isinstance(spec, Compressor) or not isinstance(spec, (str, list, tuple)):
+        return [as_compressor(spec, what)] * n      # a one-line error for anything else
     if isinstance(spec, str):
         parts = [s.strip() for s in spec.split(";") if s.strip()]
         if not parts:
@@ -44,15 +40,12 @@ def per_worker(spec, n, what):
     cache = {}
     out = []
     for s in spec:
-        if isinstance(s, Compressor):
-            out.append(s)
-        elif isinstance(s, str):
+        if isinstance(s, str):
             if s not in cache:
                 cache[s] = Compressor(s)
             out.append(cache[s])
         else:
-            raise ValueError(f"{what}: {type(s).__name__} is not a compressor spec; give a spec "
-                             f"string (python -m shiftbench compressors lists them)")
+            out.append(as_compressor(s, what))
     return out
 
 
@@ -73,16 +66,14 @@ def check_d(comps, d):
 
 def programs(comps, d, n):
     """Packed programs of per-worker compressors (an empty program if None)."""
-    from ..harness.run import pack_programs
     if comps is None:
-        return (np.zeros((1, 6), np.int64), np.zeros(1), np.zeros(n + 1, np.int64)), 0
-    ops, par, ptr, nreg = pack_programs(comps, d)
-    return (ops, par, ptr), nreg
+        return empty_programs(n), 0
+    return pack_programs(comps, d)
 
 
 def value_bits(comps):
     """Bits per value (32 or 64) of the messages: the largest over compressors."""
-    return int(max(c.params[2] if c.ops[0, 0] in (0, 1) else 32 for c in comps))
+    return int(max(c.value_bits for c in comps))
 
 
 def claimed(comps, d, what):

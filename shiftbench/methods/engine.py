@@ -36,7 +36,7 @@ from numba import njit, prange
 
 from .. import _rng
 from .._clock import cycles
-from ..compressors.kernels import apply_program
+from ..compressors.kernels import apply_program, IWORK_EXTRA
 from ..problems.base import local_grad
 
 # modes
@@ -140,12 +140,12 @@ def write_row(trace, row, it, dist, dist0, fval, f_star, gn, bmean, bmax, vmean,
 
 
 @njit(cache=True, nogil=True)
-def run_one(pd, cfg, q, c, stop_rule, seed, nreg, trace, xrec, flag):
+def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
     """Run one seed; returns (status, iterations, rows written).
 
     ``pd``: :class:`~shiftbench.methods.loopdata.ProblemData`; ``cfg``:
     :class:`~shiftbench.methods.loopdata.ShiftConfig`; ``q``, ``c``: the
-    programs of Q_i and C_i; ``stop_rule``: :class:`StopRule`.  ``trace``
+    programs of Q_i and C_i (``cprog``); ``stop_rule``: :class:`StopRule`.  ``trace``
     (rows x NCOL) receives a row every ``stride`` iterations and at the last
     one; row k describes x^k and the bits spent to reach it (and, if ``xrec``
     has rows, row k of ``xrec`` receives x^k).  The loop stops
@@ -155,8 +155,6 @@ def run_one(pd, cfg, q, c, stop_rule, seed, nreg, trace, xrec, flag):
     x0, x_star, gstar, f_star, has_star = pd.x0, pd.x_star, pd.gstar, pd.f_star, pd.has_star
     mode, h0, has_c, gamma, alpha, eta = cfg.mode, cfg.h0, cfg.has_c, cfg.gamma, cfg.alpha, cfg.eta
     p, lyap_w, value_bits = cfg.p, cfg.lyap_w, cfg.value_bits
-    q_ops, q_par, q_ptr = q
-    c_ops, c_par, c_ptr = c
     max_iter, stride, eps = stop_rule.max_iter, stop_rule.stride, stop_rule.eps
     stop_metric, bits_budget, explode = stop_rule.metric, stop_rule.budget, stop_rule.explode
     n = off.size - 1
@@ -172,7 +170,7 @@ def run_one(pd, cfg, q, c, stop_rule, seed, nreg, trace, xrec, flag):
     c = np.empty(d)
     gfull = np.empty(d)
     regs = np.zeros((max(nreg, 1), d))
-    iwork = np.zeros(d + 65536, dtype=np.int64)
+    iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
     mark = np.zeros(d, dtype=np.uint8)
     rng = np.zeros((n, 2), dtype=np.uint64)
     bits = np.zeros(n)
@@ -245,12 +243,11 @@ def run_one(pd, cfg, q, c, stop_rule, seed, nreg, trace, xrec, flag):
             acc[k] = 0.0
         if mode == GDCI or mode == VRGDCI:
             for i in range(n):
-                qs, qe = q_ptr[i], q_ptr[i + 1]
                 for k in range(d):
                     v[k] = x[k] - gamma * G[i, k]
                     if mode == VRGDCI:
                         v[k] -= H[i, k]
-                bf, bv = apply_program(q_ops[qs:qe], q_par, v, m, rng[i], regs, iwork, mark)
+                bf, bv = apply_program(q, i, v, m, rng[i], regs, iwork, mark)
                 bits[i] += bf
                 vbits[i] += bv
                 if mode == VRGDCI:
@@ -264,23 +261,21 @@ def run_one(pd, cfg, q, c, stop_rule, seed, nreg, trace, xrec, flag):
                 x[k] = (1.0 - eta) * x[k] + eta * acc[k] / n
             continue
         for i in range(n):
-            qs, qe = q_ptr[i], q_ptr[i + 1]
             g = G[i]
             h = H[i]
             for k in range(d):
                 v[k] = g[k] - h[k]
             if mode == DIANA and has_c:
-                cs, ce = c_ptr[i], c_ptr[i + 1]
-                bf, bv = apply_program(c_ops[cs:ce], c_par, v, c, rng[i], regs, iwork, mark)
+                bf, bv = apply_program(cprog, i, v, c, rng[i], regs, iwork, mark)
                 bits[i] += bf
                 vbits[i] += bv
                 for k in range(d):
                     v[k] -= c[k]
-                bf, bv = apply_program(q_ops[qs:qe], q_par, v, m, rng[i], regs, iwork, mark)
+                bf, bv = apply_program(q, i, v, m, rng[i], regs, iwork, mark)
                 for k in range(d):
                     m[k] += c[k]
             else:
-                bf, bv = apply_program(q_ops[qs:qe], q_par, v, m, rng[i], regs, iwork, mark)
+                bf, bv = apply_program(q, i, v, m, rng[i], regs, iwork, mark)
             bits[i] += bf
             vbits[i] += bv
             for k in range(d):
@@ -293,8 +288,7 @@ def run_one(pd, cfg, q, c, stop_rule, seed, nreg, trace, xrec, flag):
                 if has_c:
                     for k in range(d):
                         v[k] = g[k] - gstar[i, k]
-                    cs, ce = c_ptr[i], c_ptr[i + 1]
-                    bf, bv = apply_program(c_ops[cs:ce], c_par, v, c, rng[i], regs, iwork, mark)
+                    bf, bv = apply_program(cprog, i, v, c, rng[i], regs, iwork, mark)
                     bits[i] += bf
                     vbits[i] += bv
                     for k in range(d):

@@ -77,7 +77,7 @@ from numba import njit, prange
 
 from .. import _rng
 from .._clock import cycles
-from ..compressors.kernels import apply_program
+from ..compressors.kernels import apply_program, IWORK_EXTRA
 from ..problems.base import local_grad
 from .engine import (stop_status, bits_stats, write_row, mean_rows, COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
                      INTERRUPTED, STOP_REL_ERR, STOP_GRAD, STOP_FGAP, C_IT, C_DIST, C_REL, C_FGAP,
@@ -117,7 +117,7 @@ def _sqdist(a, b):
 
 
 @njit(cache=True)
-def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, p, coin,
+def mech_apply(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
                vb, rng, regs, iwork, mark, bvec, t1, t2):
     """One three point compressor: ``out = C_{h,y}(x)``.
 
@@ -134,9 +134,11 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
     out : ndarray
         Receives C_{h,y}(x); it may be ``h`` itself (every read of h[k]
         happens before out[k] is written).
-    c1_ops, c1_par, c2_ops, c2_par : ndarray
+    c1, c2 : Programs
         Programs of C (or Q for MARINA) and of the second compressor
         (Q of 3PCv2, C_2 of 3PCv3/3PCv4).
+    w : int
+        The worker whose programs run.
     zeta, p : float
         LAG/CLAG trigger and the probability of 3PCv5/MARINA.
     coin : float
@@ -163,7 +165,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
     if mech == EF21:
         for k in range(d):
             t1[k] = x[k] - h[k]
-        a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+        a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
         for k in range(d):
             out[k] = h[k] + t2[k]
         return a, b
@@ -175,7 +177,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
                 return 1 + full, full
             for k in range(d):
                 t1[k] = x[k] - h[k]
-            a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+            a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
             for k in range(d):
                 out[k] = h[k] + t2[k]
             return 1 + a, b
@@ -185,7 +187,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
     if mech == V1:
         for k in range(d):
             t1[k] = x[k] - y[k]
-        a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+        a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
         for k in range(d):
             out[k] = y[k] + t2[k]
         return a, b
@@ -202,7 +204,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
             return flag + full, full
         for k in range(d):
             t1[k] = x[k] - y[k]
-        a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+        a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
         for k in range(d):
             out[k] = h[k] + t2[k]
         return flag + a, b
@@ -210,7 +212,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
     if mech == V2:
         for k in range(d):
             t1[k] = x[k] - y[k]
-        a, b = apply_program(c2_ops, c2_par, t1, t2, rng, regs, iwork, mark)
+        a, b = apply_program(c2, w, t1, t2, rng, regs, iwork, mark)
         bf += a
         bv += b
         for k in range(d):
@@ -218,7 +220,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
     elif mech == V4 or (mech == V3 and inner == INNER_EF21):
         for k in range(d):
             t1[k] = x[k] - h[k]
-        a, b = apply_program(c2_ops, c2_par, t1, t2, rng, regs, iwork, mark)
+        a, b = apply_program(c2, w, t1, t2, rng, regs, iwork, mark)
         bf += a
         bv += b
         for k in range(d):
@@ -234,7 +236,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
             else:
                 for k in range(d):
                     t1[k] = x[k] - h[k]
-                a, b = apply_program(c2_ops, c2_par, t1, t2, rng, regs, iwork, mark)
+                a, b = apply_program(c2, w, t1, t2, rng, regs, iwork, mark)
                 bf += a
                 bv += b
                 for k in range(d):
@@ -244,7 +246,7 @@ def mech_apply(mech, inner, h, y, x, out, c1_ops, c1_par, c2_ops, c2_par, zeta, 
                 bvec[k] = h[k]
     for k in range(d):
         t1[k] = x[k] - bvec[k]
-    a, b = apply_program(c1_ops, c1_par, t1, t2, rng, regs, iwork, mark)
+    a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
     for k in range(d):
         out[k] = bvec[k] + t2[k]
     return bf + a, bv + b
@@ -267,7 +269,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
     ``trace`` (rows x NCOL) receives a row every ``stride`` iterations and
     at the last one; row k describes x^k and the bits spent to reach it.
     If ``xrec`` has rows, row r of it receives the iterate of trace row r.
-    Per-worker compressors: worker i runs ``c1_ops[c1_ptr[i]:c1_ptr[i+1]]``
+    Per-worker compressors: worker i runs its program of ``c1``
     (and likewise c2).  CGD is a single node: it runs worker 0's program and
     stream, and its bits are those of that one node.  ``pd``, ``cfg``
     (:class:`~shiftbench.methods.loopdata.TPCConfig`) and ``stop_rule`` are
@@ -278,8 +280,6 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
     x0, x_star, f_star, has_star = pd.x0, pd.x_star, pd.f_star, pd.has_star
     mech, inner, gamma, zeta, p = cfg.mech, cfg.inner, cfg.gamma, cfg.zeta, cfg.p
     ef_outer, value_bits = cfg.ef_outer, cfg.value_bits
-    c1_ops, c1_par, c1_ptr = c1
-    c2_ops, c2_par, c2_ptr = c2
     max_iter, stride, eps = stop_rule.max_iter, stop_rule.stride, stop_rule.eps
     stop_metric, bits_budget, explode = stop_rule.metric, stop_rule.budget, stop_rule.explode
     n = off.size - 1
@@ -296,7 +296,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
     t1 = np.empty(d)
     t2 = np.empty(d)
     regs = np.zeros((max(nreg, 1), d))
-    iwork = np.zeros(d + 65536, dtype=np.int64)
+    iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
     mark = np.zeros(d, dtype=np.uint8)
     rng = np.zeros((n + 1, 2), dtype=np.uint64)
     bits = np.zeros(n)
@@ -373,7 +373,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
                 for i in range(n):
                     t += Gy[i, k]
                 v[k] = t / n
-            a, bb = apply_program(c1_ops[c1_ptr[0]:c1_ptr[1]], c1_par, v, m, rng[0],
+            a, bb = apply_program(c1, 0, v, m, rng[0],
                                   regs, iwork, mark)
             bits[0] += a
             vbits[0] += bb
@@ -389,7 +389,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
                 else:
                     for k in range(d):
                         v[k] = Gy[i, k]
-                a, bb = apply_program(c1_ops[c1_ptr[i]:c1_ptr[i + 1]], c1_par, v, m, rng[i],
+                a, bb = apply_program(c1, i, v, m, rng[i],
                                       regs, iwork, mark)
                 bits[i] += a
                 vbits[i] += bb
@@ -411,8 +411,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
             coin = _rng.uniform(rng[n]) if mech == MARINA else 0.0
             for i in range(n):
                 a, bb = mech_apply(mech, inner, H[i], G2[cur, i], G2[nxt, i], H[i],
-                                   c1_ops[c1_ptr[i]:c1_ptr[i + 1]], c1_par,
-                                   c2_ops[c2_ptr[i]:c2_ptr[i + 1]], c2_par,
+                                   c1, c2, i,
                                    zeta, p, coin, vb, rng[i], regs, iwork, mark,
                                    bvec, t1, t2)
                 bits[i] += a
@@ -438,7 +437,7 @@ def run_many(pd, cfg, c1, c2, stop_rule, seeds, nreg, traces, status, iters, row
 
 
 @njit(cache=True)
-def tpc_errors(mech, inner, H, Y, X, c1_ops, c1_par, c2_ops, c2_par, zeta, p,
+def tpc_errors(mech, inner, H, Y, X, c1, c2, zeta, p,
                value_bits, seed, trials, nreg, err):
     """Monte-Carlo errors of a three point compressor on sampled triples.
 
@@ -454,7 +453,7 @@ def tpc_errors(mech, inner, H, Y, X, c1_ops, c1_par, c2_ops, c2_par, zeta, p,
     t1 = np.empty(d)
     t2 = np.empty(d)
     regs = np.zeros((max(nreg, 1), d))
-    iwork = np.zeros(d + 65536, dtype=np.int64)
+    iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
     mark = np.zeros(d, dtype=np.uint8)
     rng = np.zeros(2, dtype=np.uint64)
     rc = np.zeros(2, dtype=np.uint64)
@@ -463,6 +462,6 @@ def tpc_errors(mech, inner, H, Y, X, c1_ops, c1_par, c2_ops, c2_par, zeta, p,
             _rng.seed_state(rng, seed, np.uint64(t))
             _rng.seed_state(rc, seed, np.uint64(trials + t))
             coin = _rng.uniform(rc)
-            mech_apply(mech, inner, H[j], Y[j], X[j], out, c1_ops, c1_par, c2_ops, c2_par,
+            mech_apply(mech, inner, H[j], Y[j], X[j], out, c1, c2, 0,
                        zeta, p, coin, value_bits, rng, regs, iwork, mark, bvec, t1, t2)
             err[j, t] = _sqdist(out, X[j])

@@ -20,14 +20,14 @@ speed, and share nothing with the kernels except the spec parser
   for adaptive sparsification; element-wise arithmetic is written in the
   same order as in the kernels.
 
-The compressors and their constants are those of ``SPEC.md`` §2: Rand-K and
+The compressors and their constants: Rand-K and
 the shifted-compression framework of Shulgin & Richtárik (UAI 2022, seed
 001), the biased classes of Beznosikov, Horváth, Richtárik & Safaryan (seed
 004), natural compression and natural dithering of Horváth et al. (2019),
 QSGD / random dithering of Alistarh et al. (2017), TernGrad of Wen et al.
 (2017) and adaptive sparsification of Wangni et al. (2018).
 
-Bits follow ``SPEC.md`` §2 and the rules documented in
+Bits follow the rules documented in
 :mod:`shiftbench.compressors.kernels`: the index cost of m present
 coordinates is the cheaper of ``m * ceil(log2 d)`` and a d-bit mask (zero
 when all d are present); values are 32 or 64 bits; a norm costs one value;
@@ -46,6 +46,7 @@ Examples
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -161,7 +162,7 @@ def support_bits(m, d):
     """Bits to say which m of d coordinates are present.
 
     The cheaper of an index list (``m * ceil(log2 d)``) and a d-bit mask;
-    nothing when all d coordinates are present (SPEC §2).
+    nothing when all d coordinates are present.
     """
     if m >= d:
         return 0
@@ -287,17 +288,17 @@ def nat_round(t, u=None, deterministic=False):
 # ----------------------------------------------------------------------------
 # the primitives: each returns (y, bits_full, bits_values)
 
-def _identity(x, pr, rng):
+def identity(x, pr, rng):
     vb = int(pr.get("bits", 32))
     m = int(np.count_nonzero(x))
     return x.copy(), _sparse_or_dense(m, x.size, vb), vb * m
 
 
-def _zero(x, pr, rng):
+def zero(x, pr, rng):
     return np.zeros_like(x), 0, 0
 
 
-def _topk(x, pr, rng):
+def topk(x, pr, rng):
     d = x.size
     vb = int(pr.get("bits", 32))
     k = _resolve_k(pr, d)
@@ -375,7 +376,7 @@ def adaptive_probabilities(x, k):
     return np.minimum(1.0, adaptive_scale(x, k) * a)
 
 
-def _adaptive(x, pr, rng):
+def adaptive(x, pr, rng):
     """Adaptive sparsification (reconstructed; Wangni et al. 2018).
 
     p_i = min(1, lam |x_i|) (:func:`adaptive_scale`).  One draw per
@@ -421,13 +422,11 @@ def _dither_bits(x, s, vb):
     return vb + _sparse_or_dense(m, x.size, per), per * m
 
 
-def _dither(x, pr, rng):
-    """Random dithering / QSGD (Alistarh et al. 2017): one key per call (also
-    for x = 0); entry i uses ``ctr_uniform(key, i)``.
-
-    xi_i = floor(s|x_i|/||x||_p) + Bernoulli(fractional part), y_i =
-    ||x||_p sign(x_i) xi_i / s.
-    """
+def _dithered(x, pr, rng, value):
+    """The dithering skeleton: one key per call (also for x = 0); entry i
+    gets ``value(u_i, ctr_uniform(key, i), s, nrm)`` with sign(x_i), where
+    ``u_i = |x_i| / ||x||_p`` (on x scaled by a power of two when the norm
+    is extreme, then scaled back)."""
     d = x.size
     vb = int(pr.get("bits", 32))
     s = pr["s"]
@@ -437,51 +436,50 @@ def _dither(x, pr, rng):
         xs, nrm, e = _dither_scaled(x, pr.get("p", 2.0))
         inv = 1.0 / nrm
         for i in range(d):
-            a = abs(xs[i]) * inv * s
-            lvl = math.floor(a)
-            if ctr_uniform(key, i) < a - lvl:
-                lvl += 1.0
-            v = nrm * lvl / s
+            v = value(abs(xs[i]) * inv, ctr_uniform(key, i), s, nrm)
             y[i] = -v if x[i] < 0.0 else v
         y = np.ldexp(y, e)
     bf, bv = _dither_bits(x, s, vb)
     return y, bf, bv
 
 
-def _natural_dither(x, pr, rng):
+def _qsgd_value(u, r, s, nrm):
+    a = u * s
+    lvl = math.floor(a)
+    if r < a - lvl:
+        lvl += 1.0
+    return nrm * lvl / s
+
+
+def _natural_value(u, r, s, nrm):
+    smallest = math.ldexp(1.0, 1 - int(s))
+    if u >= 1.0:
+        lv = 1.0
+    elif u < smallest:
+        lv = smallest if r < u / smallest else 0.0
+    else:
+        lv = nat_round(u, r)
+    return nrm * lv
+
+
+def dither(x, pr, rng):
+    """Random dithering / QSGD (Alistarh et al., NeurIPS 2017):
+    xi_i = floor(s u_i) + Bernoulli(fractional part), y_i = ||x||_p sign(x_i)
+    xi_i / s, with entry i drawing ``ctr_uniform(key, i)``."""
+    return _dithered(x, pr, rng, _qsgd_value)
+
+
+def natural_dither(x, pr, rng):
     """Natural dithering (Horváth et al. 2019): levels {0, 2^(1-s), .., 1/2, 1}.
 
-    u_i = |x_i|/||x||_p; u_i >= 1 keeps level 1 (no draw); below the smallest
-    level 2^(1-s) it rounds to 0 or 2^(1-s) unbiasedly; otherwise it is
-    rounded to a power of two as in C_nat.  One key per call; entry i uses
-    ``ctr_uniform(key, i)``.
+    u_i >= 1 keeps level 1; below the smallest level 2^(1-s) it rounds to 0
+    or 2^(1-s) unbiasedly; otherwise it is rounded to a power of two as in
+    C_nat.
     """
-    d = x.size
-    vb = int(pr.get("bits", 32))
-    s = pr["s"]
-    key = rng.next_u64()
-    y = np.zeros_like(x)
-    if np.any(x):
-        xs, nrm, e = _dither_scaled(x, pr.get("p", 2.0))
-        inv = 1.0 / nrm
-        smallest = math.ldexp(1.0, 1 - int(s))
-        for i in range(d):
-            u = abs(xs[i]) * inv
-            ui = ctr_uniform(key, i)
-            if u >= 1.0:
-                lv = 1.0
-            elif u < smallest:
-                lv = smallest if ui < u / smallest else 0.0
-            else:
-                lv = nat_round(u, ui)
-            v = nrm * lv
-            y[i] = -v if x[i] < 0.0 else v
-        y = np.ldexp(y, e)
-    bf, bv = _dither_bits(x, s, vb)
-    return y, bf, bv
+    return _dithered(x, pr, rng, _natural_value)
 
 
-def _terngrad(x, pr, rng):
+def terngrad(x, pr, rng):
     """TernGrad (Wen et al. 2017): one key per call (also for x = 0);
     entry i uses ``ctr_uniform(key, i)``.
 
@@ -501,7 +499,7 @@ def _terngrad(x, pr, rng):
     return y, vb + min(2 * d, support_bits(nz, d) + nz), nz
 
 
-def _sign(x, pr, rng):
+def sign(x, pr, rng):
     """Scaled sign (||x||_1/d) sign(x): one value + 1 bit per entry (or
     support + signs of the nonzeros when x has zeros)."""
     d = x.size
@@ -514,22 +512,13 @@ def _sign(x, pr, rng):
     return y, vb + min(2 * d, support_bits(m, d) + m), m
 
 
-_PRIMITIVES = {
-    "identity": _identity,
-    "zero": _zero,
-    "top-k": _topk,
-    "rand-k": lambda x, pr, rng: _randk(x, pr, rng, True),
-    "crand-k": lambda x, pr, rng: _randk(x, pr, rng, False),
-    "bernoulli": lambda x, pr, rng: _bernoulli(x, pr, rng, False),
-    "scaled-bernoulli": lambda x, pr, rng: _bernoulli(x, pr, rng, True),
-    "adaptive": _adaptive,
-    "natural": lambda x, pr, rng: _natural(x, pr, rng, False),
-    "natural-det": lambda x, pr, rng: _natural(x, pr, rng, True),
-    "dither": _dither,
-    "natural-dither": _natural_dither,
-    "terngrad": _terngrad,
-    "sign": _sign,
-}
+# the references named by the compressors' definitions (shiftbench.compressors.builtins)
+randk = partial(_randk, scaled=True)                  # (d/K) x on K Floyd-drawn coordinates
+crandk = partial(_randk, scaled=False)                # x on K Floyd-drawn coordinates
+bernoulli = partial(_bernoulli, scaled=False)         # x with probability p (one draw)
+scaled_bernoulli = partial(_bernoulli, scaled=True)   # x/p with probability p
+natural = partial(_natural, deterministic=False)      # unbiased C_nat (one key)
+natural_det = partial(_natural, deterministic=True)   # nearest power of two (no draw)
 
 
 # ----------------------------------------------------------------------------
@@ -552,7 +541,7 @@ def naive_apply(node, x, rng):
 
     Notes
     -----
-    * ``induced(C, Q)``: ``C(x) + Q(x - C(x))`` (footnote 1 of seed 001);
+    * ``induced(C, Q)``: ``C(x) + Q(x - C(x))`` (footnote 1 of Shulgin & Richtárik, Shifted compression framework, UAI 2022);
       C draws first, then Q; both messages are sent.
     * ``compose(C2, C1)``: ``C2(C1(x))``; C1 draws first; only C2's message
       about C1's output is sent.
@@ -571,7 +560,10 @@ def naive_apply(node, x, rng):
         (c,) = node.kids
         y, b, v = naive_apply(c, x, rng)
         return node.params["lam"] * y, b, v
-    return _PRIMITIVES[node.name](x, node.params, rng)
+    ref = node.definition.reference
+    if ref is None:
+        raise ValueError(f"{node.name}: no NumPy reference was registered")
+    return ref(x, node.values(), rng)
 
 
 def naive_compress(spec, x, seed=0, stream=0):

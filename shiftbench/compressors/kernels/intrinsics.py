@@ -1,0 +1,162 @@
+"""Low-level pieces shared by the compressor kernels: LLVM intrinsics, float
+bit patterns and the bit-cost helpers.
+
+Conventions of every kernel (see :mod:`.program` for the uniform signature):
+
+* ``iwork`` is int64 scratch of length >= ``d + IWORK_EXTRA``;
+* ``mark`` is uint8 of length >= d, all zero on entry and left all zero;
+* bits are returned as ``(bits_full, bits_values)``: everything a receiver
+  needs (values, indices or masks, norms, signs, levels) and the "values
+  only" convention of many papers, reported beside the full count.
+"""
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ..._stack import stack_f64  # noqa: F401  (re-exported for the kernels)
+
+IWORK_EXTRA = 65536
+"""Words of ``iwork`` before the d candidate slots of Top-K (``iwork[:2048]``
+is its radix histogram, ``iwork[2048:2048+16384]`` its sample): an
+``iwork`` for dimension d has length ``d + IWORK_EXTRA``."""
+
+SIGN_MASK = np.uint64(0x7FFFFFFFFFFFFFFF)
+EXP_MASK = np.uint64(0x7FF0000000000000)
+MANT_MASK = np.uint64(0x000FFFFFFFFFFFFF)
+SIGN_BIT = np.uint64(0x8000000000000000)
+EXP_MAX_FINITE = np.uint64(0x7FE0000000000000)
+ONE_EXP = np.uint64(0x0010000000000000)        # 1 << 52
+TWO64 = 18446744073709551616.0                  # 2**64
+INV_TWO64 = 1.0 / 18446744073709551616.0
+PREFETCH_AHEAD = 128          # iterations ahead, for random accesses to d-sized arrays
+PREFETCH_STREAM = 1024        # elements ahead, in the read-only streaming passes
+
+
+# ----------------------------------------------------------------------------
+# bit patterns
+
+@njit(cache=True, inline="always")
+def f2u(v):
+    """The IEEE-754 bit pattern of a float64."""
+    return np.float64(v).view(np.uint64)
+
+
+@njit(cache=True, inline="always")
+def u2f(b):
+    """The float64 with bit pattern ``b``."""
+    return np.uint64(b).view(np.float64)
+
+
+@njit(cache=True, inline="always")
+def absbits(v):
+    """Bit pattern of ``|v|`` (monotone in |v| for non-NaN values)."""
+    return np.float64(v).view(np.uint64) & SIGN_MASK
+
+
+# ----------------------------------------------------------------------------
+# bit costs
+
+@njit(cache=True, inline="always")
+def ceil_log2(n):
+    """ceil(log2(n)) for 1 <= n <= 2**62 (0 for n == 1)."""
+    b = 0
+    v = 1
+    while v < n:
+        v <<= 1
+        b += 1
+    return b
+
+
+@njit(cache=True, inline="always")
+def support_bits(m, d):
+    """Bits to tell the receiver which m of d coordinates are present.
+
+    The cheaper of an index list (m * ceil(log2 d)) and a d-bit mask; zero
+    when every coordinate is present.
+    """
+    if m >= d:
+        return 0
+    a = m * ceil_log2(d)
+    return a if a < d else d
+
+
+@njit(cache=True, inline="always")
+def sparse_or_dense(m, d, per):
+    """Cost of m present entries of ``per`` bits each: all d entries (no
+    support) or the support plus m entries, whichever is cheaper."""
+    dense = per * d
+    sparse = support_bits(m, d) + per * m
+    return dense if dense < sparse else sparse
+
+
+@njit(cache=True, inline="always")
+def resolve_k(kk, q, d):
+    """K from ``kk`` (absolute, when >= 1) or the fraction ``q`` of d
+    (``round(q d)``), clipped to [1, d]."""
+    if kk >= 1.0:
+        k = int(kk)
+    else:
+        k = int(math.floor(q * d + 0.5))
+    if k < 1:
+        k = 1
+    if k > d:
+        k = d
+    return k
+
+
+# ----------------------------------------------------------------------------
+# LLVM intrinsics
+
+def _make_prefetch(write):
+    """An intrinsic ``prefetch(arr, i)``: hint that ``arr[i]`` is needed
+    soon (``llvm.prefetch``; ``write`` selects prefetch-for-write)."""
+    @intrinsic
+    def _prefetch(typingctx, arr, i):
+        sig = types.void(arr, i)
+
+        def codegen(context, builder, signature, args):
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]],
+                                           wraparound=False)
+            i8p = ir.IntType(8).as_pointer()
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+            builder.call(fn, [builder.bitcast(ptr, i8p), i32(1 if write else 0),
+                              i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return _prefetch
+
+
+prefetch_r = _make_prefetch(False)
+prefetch_w = _make_prefetch(True)
+
+
+@intrinsic
+def borrow(typingctx, arr):
+    """A view of ``arr`` that holds no reference (its meminfo is NULL).
+
+    Reference-count updates on the view cost nothing (no atomic operation);
+    the program interpreter passes such views to the primitives it calls
+    through function pointers, where numba cannot prune the updates.  The
+    view must not outlive ``arr`` (never return or store it).
+    """
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        src = context.make_array(arr)(context, builder, args[0])
+        dst = context.make_array(arr)(context, builder)
+        context.populate_array(dst, data=src.data, shape=src.shape, strides=src.strides,
+                               itemsize=src.itemsize, meminfo=None)
+        return dst._getvalue()
+
+    return arr(arr), codegen

@@ -86,7 +86,9 @@ def _device(device):
 
 
 def _is_device_array(a):
-    return hasattr(a, "__cuda_array_interface__") and not isinstance(a, np.ndarray)
+    """A CUDA device array (numba's, CuPy's, ...; the simulator's too)."""
+    return not isinstance(a, np.ndarray) and (hasattr(a, "__cuda_array_interface__")
+                                              or getattr(a, "__cuda_ndarray__", False))
 
 
 def _check_x(x, cuda):

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from ._target import cuda, SIMULATOR, require
+from ._target import cuda, SIMULATOR, require, exact
 from .block import MAXT
 
 THREADS_ENV = "SHIFTBENCH_CUDA_THREADS"
@@ -32,13 +32,14 @@ def threads_per_block():
     return n
 
 
-def is_device_array(a):
-    return hasattr(a, "__cuda_array_interface__") and not isinstance(a, np.ndarray)
+from ..compressors.core import _is_device_array as is_device_array  # noqa: E402
 
 
 def check_device_vector(x, what="x", finite=True):
     """The checks of :func:`shiftbench.compressors.core.check_vector` for a
     device array (same messages; the finiteness test runs on the device)."""
+    if not hasattr(x, "is_c_contiguous"):         # CuPy etc.: numba's view of it
+        x = cuda.as_cuda_array(x)
     shape = tuple(x.shape)
     if len(shape) != 1 or shape[0] == 0:
         raise ValueError(f"{what} must be a non-empty 1-D array, got shape {shape}")
@@ -83,8 +84,9 @@ def compress_device(comp, x, rng, out=None):
         dout = cuda.device_array(d, dtype=np.float64)
     w.rng.copy_to_device(rng)
     nt = threads_per_block()
-    w.module.compress_kernel[1, nt](w.ops, w.params, w.ptr, dx, dout, w.rng, w.regs, w.iwork,
-                                    w.mark, w.bits)
+    with exact():
+        w.module.compress_kernel[1, nt](w.ops, w.params, w.ptr, dx, dout, w.rng, w.regs,
+                                        w.iwork, w.mark, w.bits)
     w.rng.copy_to_host(rng)
     bits = w.bits.copy_to_host()
     if on_dev or (out is not None and is_device_array(out)):

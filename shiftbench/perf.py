@@ -532,6 +532,9 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true",
                     help="small run for smoke tests: d = 1e3,1e4, 2 rounds")
     ap.add_argument("--json", action="store_true", help="print a JSON list of rows")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                    help="cuda: the GPU rows (shiftbench.gpu.perf: kernels against a device "
+                         "copy, the loops against the CPU engine)")
     a = ap.parse_args(argv)
     if a.repeat < 1:
         raise SystemExit("perf: --repeat must be >= 1")
@@ -546,6 +549,12 @@ def main(argv=None):
         except ModuleNotFoundError as err:
             if mod in a.plugin or err.name != mod:
                 raise
+    if a.device == "cuda":
+        try:
+            from .gpu import perf as gpu_perf
+        except ValueError as err:
+            raise SystemExit(f"perf: {err}") from None
+        names = gpu_perf.select(names)
     if not a.json:
         env = environment()
         print("# " + ", ".join(f"{k}={v}" for k, v in env.items()))

@@ -78,3 +78,23 @@ def test_without_cuda_one_line_error():
     assert r.returncode != 0
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and "NUMBA_ENABLE_CUDASIM=1" in err[0], r.stderr[-2000:]
+
+
+@pytest.mark.skipif(AVAILABLE, reason="this process has CUDA")
+def test_gpu_perf_rows_run_under_the_simulator():
+    """The code path of ``python -m shiftbench.perf --device cuda`` (its
+    timings mean nothing in the simulator)."""
+    if not _numba_cuda():
+        pytest.skip("numba-cuda (the `cuda` extra) is not installed")
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    r = subprocess.run([sys.executable, "-W", "ignore::RuntimeWarning", "-m", "shiftbench.perf",
+                        "--device", "cuda", "--d", "8", "--repeat", "1", "--min-time", "0",
+                        "--no-reference", "--json", "--kernels", "rand-k;terngrad"],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    import json
+    rows = json.loads(r.stdout)
+    names = {(row["kernel"], row["variant"]) for row in rows}
+    assert ("rand-k(q=0.01)", "cuda") in names and ("terngrad", "cuda grid") in names
+    assert all("error" not in row and row["copy_seconds"] > 0 for row in rows)

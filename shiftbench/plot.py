@@ -183,7 +183,8 @@ def _normalise(df, attrs, p):
         df.attrs["kind"] = "points"
         return df
     raise ValueError(f"{p}: not a shiftbench trace or sweep result (no 'iteration', 'trace' "
-                     f"or 'bits_per_worker' column; columns: {', '.join(map(str, df.columns[:12]))})")
+                     f"or 'bits_per_worker' column; columns: "
+                     f"{', '.join(map(str, df.columns[:12]))})")
 
 
 def load_many(paths):
@@ -270,7 +271,8 @@ def aggregate(df, x="bits", y="rel_error", by=("method", "compressor"), band="mi
         raise ValueError(f"band = {band!r} is not allowed; allowed: {', '.join(BANDS)}")
     for c in (xcol, ycol):
         if c not in df.columns:
-            raise ValueError(f"no column {c!r} in the data; columns: {', '.join(map(str, df.columns))}")
+            raise ValueError(f"no column {c!r} in the data; columns: "
+                             f"{', '.join(map(str, df.columns))}")
     by = [b for b in by]
     miss = [b for b in by if b not in df.columns]
     if miss:

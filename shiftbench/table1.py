@@ -1,5 +1,5 @@
 """``python -m shiftbench.table1``: Table 1 and Theorems 1-5 of Shulgin &
-Richtarik (UAI 2022, ``seeds/001``), checked by measurement.
+Richtarik (UAI 2022), checked by measurement.
 
 Every row of Table 1 -- DCGD-FIXED (Thm 1), DCGD-STAR (Thm 2, C_i = 0 and
 C_i = Top-K), DIANA (Thm 3, C_i = 0 and C_i = Top-K), Rand-DIANA (Thm 4),
@@ -827,7 +827,8 @@ def markdown(df, checks, prov, args, wall):
           f"spread they imply, and {Z_NOISE:g} jackknife standard errors of Monte-Carlo noise.",
           "", "## Configurations", "",
           f"Table 1 complexities: " + "; ".join(f"{k}: {v}" for k, v in TABLE1.items()), "",
-          "| row | configuration | P (Table 1) | N measured | N/P | lo | hi | bound (check 1) | worst z |"
+          "| row | configuration | P (Table 1) | N measured | N/P | lo | hi | bound (check 1) "
+          "| worst z |"
           + (" tuned factor | N tuned |" if "tuned_iters" in df else ""),
           "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if "tuned_iters" in df else "")]
     for _, r in df.iterrows():

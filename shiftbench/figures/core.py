@@ -179,11 +179,20 @@ class Runner:
         self.n_runs += len(res.runs)
         return res.runs
 
+    ROWS = 1000             # trace rows a run records (about)
+
     def _stride(self, s, est_iters):
         if s.stride:
             return s.stride
         est = est_iters if math.isfinite(est_iters) and est_iters > 0 else s.iters
-        return max(1, int(math.ceil(min(est, s.iters) / 400)))
+        return max(1, int(math.ceil(min(est, s.iters) / self.ROWS)))
+
+    def _pilot(self, s, gamma):
+        """Iterations of one run (evaluation seed, only its end recorded), to
+        choose the recording stride of a batch at the theory step."""
+        r = self._run(s, gamma, [self.seed], s.iters, s.iters)[0]
+        self.n_runs -= 1
+        return float(r.iterations)
 
     def seeds(self, s):
         R = s.runs or self.R
@@ -204,6 +213,9 @@ class Runner:
             if step == "theory":
                 est = self._estimate(s, th)
                 iters = s.iters if not math.isfinite(est) else min(s.iters, int(6 * est) + 10)
+                if s.budget is None:
+                    # the theory's count can be far above the runs': record them finely
+                    est = min(self._pilot(s, g0), iters)
                 runs = self._run(s, g0, self.seeds(s), iters, self._stride(s, est))
                 b = Batch(s, "theory", 1.0, g0, runs)
             else:

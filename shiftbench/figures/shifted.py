@@ -214,7 +214,8 @@ class Fig1Right(_S1):
 class Fig2Left(_S1):
     name = "s1-fig2-left"
     figure = "Figure 2 (left)"
-    title = "Rand-DIANA over M = b 2 omega/(n p), Rand-K q = 0.1 (Shulgin & Richtarik 2022, Fig. 2 left)"
+    title = ("Rand-DIANA over M = b 2 omega/(n p), Rand-K q = 0.1 "
+             "(Shulgin & Richtarik 2022, Fig. 2 left)")
 
     Q = "rand-k(q=0.1)"
 

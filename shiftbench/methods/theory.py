@@ -7,7 +7,7 @@ linear rate, the neighbourhood and the Table 1 complexity, each with the
 theorem and equation it comes from.
 
 Source: E. Shulgin and P. Richtarik, "Shifted compression framework:
-generalizations and improvements", UAI 2022 (``seeds/001``), Theorems 1-5,
+generalizations and improvements", UAI 2022, Theorems 1-5,
 equations (6)-(14), Table 1.  Items marked *reconstructed* are not in that
 text (its supplement was not available); they are derived here and tests
 treat them empirically.
@@ -322,17 +322,17 @@ def gd(L, mu, gamma=None):
 
 # ============================================================================
 # Biased compression, error feedback and three point compressors
-# (seed 004; seed 003 / SPEC §5).  Appended for shiftbench.methods.tpc.
+# (Beznosikov et al.; Richtarik et al., 3PC).  Appended for shiftbench.methods.tpc.
 # ============================================================================
 
 @dataclass
 class TPCTheory(Theory):
     """:class:`Theory` of a 3PC / CGD / EF method, with its extra constants.
 
-    ``A``, ``B``: the 3PC constants of the mechanism (SPEC §5 table);
+    ``A``, ``B``: the 3PC constants of the mechanism (3PC paper's table, reconstructed);
     ``gamma_nc``: the nonconvex step 1/(L_- + L_+ sqrt(B/A));
     ``gamma_pl``: the PL step min{1/(L_- + L_+ sqrt(2B/A)), A/(2 mu)}
-    (the A/(2 mu) term is reconstructed, SPEC §5);
+    (the A/(2 mu) term is reconstructed);
     ``L_minus``, ``L_plus``: the smoothness constants used;
     ``cls``: the compressor class whose complexity is used (CGD).
     """
@@ -346,7 +346,7 @@ class TPCTheory(Theory):
 
     def grad_bound(self, T, delta0, G0):
         """Nonconvex bound E||grad f(x^)||^2 <= 2 Delta_0/(gamma T) + G^0/(A T)
-        (3PC paper, reconstructed in SPEC §5; G^0 = (1/n) sum ||g_i^0 - grad f_i(x^0)||^2,
+        (3PC paper, reconstructed; G^0 = (1/n) sum ||g_i^0 - grad f_i(x^0)||^2,
         which is 0 with g_i^0 = grad f_i(x^0))."""
         T = np.asarray(T, dtype=float)
         return 2.0 * delta0 / (self.gamma * T) + G0 / (self.A * T)
@@ -369,8 +369,8 @@ def _ef21_ab(a):
 
 def tpc_ab(mechanism, alpha=None, omega=None, zeta=None, p=None, alpha2=None,
            inner=None):
-    """The 3PC constants (A, B) of a mechanism (SPEC §5 table, reconstructed
-    from the 3PC paper of Richtarik et al., ICML 2022 -- not stated in the seeds).
+    """The 3PC constants (A, B) of a mechanism (reconstructed from the 3PC paper,
+    Richtarik et al., ICML 2022; not stated in the available texts).
 
     ``alpha``: contractive parameter of C (C_1 for 3PCv4); ``omega``: variance
     of the unbiased Q (3PCv2); ``zeta``: the LAG/CLAG trigger; ``p``: the
@@ -440,7 +440,7 @@ def _zeta(zeta, what):
 
 
 def tpc_steps(A, B, L_minus, L_plus, mu=0.0):
-    """3PC step sizes (SPEC §5, reconstructed from the 3PC paper).
+    """3PC step sizes (reconstructed from Richtarik et al., 3PC, ICML 2022).
 
     Nonconvex: gamma = 1/(L_- + L_+ sqrt(B/A)), with
     E||grad f(x^_T)||^2 <= 2 Delta_0/(gamma T) + G^0/(A T).
@@ -471,7 +471,7 @@ def tpc(mechanism, L_minus, L_plus, mu=0.0, **consts):
     g_nc, g_pl = tpc_steps(A, B, L_minus, L_plus, mu)
     name = "EF21 Thm (theta = A, beta = B)" if mechanism == "ef21" else "3PC"
     t = TPCTheory(mechanism, f"{name}: gamma <= 1/(L_- + L_+ sqrt(B/A)) "
-                             f"(SPEC §5, reconstructed from the 3PC paper)",
+                             f"(reconstructed from Richtarik et al., 3PC, ICML 2022)",
                   gamma=g_nc, A=A, B=B, gamma_nc=g_nc, gamma_pl=g_pl,
                   L_minus=L_minus, L_plus=L_plus,
                   p=None if consts.get("p") is None else np.atleast_1d(float(consts["p"])))
@@ -506,13 +506,13 @@ def marina(L_minus, L_plus, n, omega, p=None):
     t = TPCTheory("marina", "MARINA, Gorbunov et al. 2021, Thm 2.1 (reconstructed)",
                   gamma=g, gamma_nc=g, L_minus=L_minus, L_plus=L_plus,
                   p=np.atleast_1d(float(p)))
-    t.notes.append("not a 3PC (SPEC §5); shown for comparison")
+    t.notes.append("not a 3PC; shown for comparison")
     return t
 
 
 def cgd_complexity(cls, L, mu, **c):
     """Iteration complexity of CGD x^{k+1} = x^k - eta C(grad f(x^k)) per class
-    (seed 004's table; multiply by log(1/eps)):
+    (Beznosikov et al.'s table; multiply by log(1/eps)):
 
     * U(zeta): zeta L/mu  (``zeta``)
     * B1(alpha, beta): beta^2 L/(alpha mu)  (``alpha``, ``beta``)
@@ -532,7 +532,7 @@ def cgd_complexity(cls, L, mu, **c):
 
 
 def cgd_step(cls, L, **c):
-    """CGD step for which seed 004's complexity follows (*derived* here with the
+    """CGD step for which Beznosikov et al.'s complexity follows (*derived* here with the
     descent lemma; the poster states the complexities only):
     U(zeta): 1/(zeta L); B1(alpha, beta) and B2(gamma, beta): 1/(beta L);
     B3(delta): 1/L.  Each gives f(x^{k+1}) - f* <= (1 - 1/K)(f(x^k) - f*) with K
@@ -564,7 +564,7 @@ def cgd(L, mu, claims):
     """Theory of CGD (single node) with a compressor's claimed classes.
 
     Among the classes the claims give (:func:`cgd_classes`), the one with the
-    smallest seed 004 complexity (:func:`cgd_complexity`) is used; its step
+    smallest Beznosikov et al. complexity (:func:`cgd_complexity`) is used; its step
     is :func:`cgd_step` and the rate in f(x) - f* is 1 - 1/complexity.
     """
     cl = cgd_classes(claims)
@@ -578,7 +578,7 @@ def cgd(L, mu, claims):
         K = cgd_complexity(best, L, mu, **cl[best])
     g = cgd_step(best, L, **cl[best])
     consts = ", ".join(f"{k}={v:.6g}" for k, v in cl[best].items())
-    t = TPCTheory("cgd", f"seed 004 CGD complexity for {best}({consts}); step derived",
+    t = TPCTheory("cgd", f"Beznosikov et al. CGD complexity for {best}({consts}); step derived",
                   gamma=g, rate=1.0 - 1.0 / K if math.isfinite(K) else 1.0,
                   complexity=K, L_minus=L, cls=best)
     for c, v in cl.items():
@@ -589,7 +589,7 @@ def cgd(L, mu, claims):
 
 
 def ef(L_minus, L_plus, alpha, mu=0.0):
-    """Error feedback (seed 004; Karimireddy et al. 2019; Stich & Karimireddy 2019).
+    """Error feedback (Beznosikov et al.; Karimireddy et al. 2019; Stich & Karimireddy 2019).
 
     *Reconstructed* default step: the EF21 step of the same alpha,
     1/(L_- + L_+ sqrt(B/A)) ~ alpha/(2 L_+) for small alpha -- the order
@@ -597,7 +597,7 @@ def ef(L_minus, L_plus, alpha, mu=0.0):
     """
     t = ef21(L_minus, L_plus, alpha, mu)
     t.method = "ef"
-    t.theorem = ("error feedback (seed 004); step reconstructed: EF21's "
+    t.theorem = ("error feedback (Beznosikov et al.); step reconstructed: EF21's "
                  "1/(L_- + L_+ sqrt(B/A)) for the same alpha")
     t.notes = [f"alpha={alpha:.6g}; no rate claimed for this step (empirical)"]
     t.rate = 1.0

@@ -9,11 +9,11 @@
 Each series (one per value of the ``--by`` columns) is drawn as the
 **geometric mean over runs** (the mean of log10 y; the y axis is
 logarithmic) with a **band** over runs: min-max (default) or a quantile range,
-stated in the legend.  The runs are evaluated at every x any of them
-recorded (a run's own points exactly, linear interpolation of log10 y in log
-x between them; on a grid of ``points`` values when there are more than
-2000); a run that stopped (converged, budget, diverged) is carried at its
-last value beyond its end, as in
+stated in the legend.  The runs are evaluated at the x values they recorded
+(thinned to about 400, evenly on the x scale): a run's own points exactly,
+log10 y interpolated linearly in (log) x between them; a run that stopped
+(converged, budget, diverged) is carried at its last value beyond its end,
+as in
 :meth:`shiftbench.harness.run.MonteCarloResult.mean_trace`.  Files:
 
 * a trace written by ``python -m shiftbench run --out`` (one run or a
@@ -59,7 +59,6 @@ BANDS = {"minmax": ("min-max", 0.0, 1.0), "iqr": ("25-75% quantiles", 0.25, 0.75
 TRACE_COLUMNS = ("iteration", "dist_sq", "rel_error", "f_gap", "grad_norm_sq",
                  "bits_per_worker", "bits_max_worker", "values_bits_per_worker",
                  "downlink_bits_per_worker", "shift_error", "wall_s")
-MAX_POINTS = 2000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -238,7 +237,7 @@ def _dedupe(x, ly):
 
 
 def aggregate(df, x="bits", y="rel_error", by=("method", "compressor"), band="minmax",
-              points=256, xscale=None):
+              points=400, xscale=None):
     """Series over runs: geometric mean and band of ``y`` against ``x``.
 
     Parameters
@@ -253,7 +252,8 @@ def aggregate(df, x="bits", y="rel_error", by=("method", "compressor"), band="mi
     band : str
         A key of :data:`BANDS`.
     points : int
-        Grid size when runs must be interpolated.
+        At most about this many x values per series: the x values the runs
+        recorded, thinned evenly on the x scale when there are more.
     xscale : {"log", "linear"}, optional
         Interpolation (and plotting) scale of x; default per axis.
 
@@ -303,14 +303,14 @@ def aggregate(df, x="bits", y="rel_error", by=("method", "compressor"), band="mi
                          "x_lo": float(xs.min()), "x_hi": float(xs.max()),
                          "n_runs": len(runs), **extra})
             continue
-        union = np.unique(np.concatenate([a for a, _ in runs]))
-        if union.size <= MAX_POINTS:
-            grid = union            # every recorded x: exact where a run has the point
-        else:
-            lo = min(a[0] for a, _ in runs)
-            hi = max(a[-1] for a, _ in runs)
-            grid = (np.geomspace(lo, hi, points) if logx and hi > lo else
-                    np.linspace(lo, hi, points) if hi > lo else np.array([lo]))
+        # the recorded x values (a run's own points are exact there), thinned to
+        # about ``points`` values evenly spread on the plot's x scale
+        grid = np.unique(np.concatenate([a for a, _ in runs]))
+        if grid.size > points:
+            lo, hi = grid[0], grid[-1]
+            target = np.geomspace(lo, hi, points) if logx else np.linspace(lo, hi, points)
+            idx = np.clip(np.searchsorted(grid, target), 0, grid.size - 1)
+            grid = grid[np.unique(np.concatenate([[0], idx, [grid.size - 1]]))]
         gx = np.log10(grid) if logx else grid
         V = np.full((len(runs), grid.size), np.nan)
         for j, (a, b) in enumerate(runs):

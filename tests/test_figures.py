@@ -39,7 +39,6 @@ def _tiny_figures():
 @pytest.fixture(scope="module")
 def produced(tmp_path_factory):
     """Run the tiny figures once through the same functions as the CLI."""
-    import io
     out = tmp_path_factory.mktemp("figs")
     figs = _tiny_figures()
     runner = C.Runner(R=R, seed=SEED, quick=True, tune_runs=1)
@@ -77,9 +76,9 @@ def test_every_figure_renders_and_matches_its_csv(produced):
             for ln in lines:
                 rows = sub[sub["series"] == ln.get_label()]
                 np.testing.assert_allclose(np.asarray(ln.get_xdata(), float), rows["x"],
-                                           rtol=1e-12, err_msg=f"{f.name} {ln.get_label()}")
+                                           rtol=1e-9, err_msg=f"{f.name} {ln.get_label()}")
                 np.testing.assert_allclose(np.asarray(ln.get_ydata(), float), rows["y"],
-                                           rtol=1e-12, err_msg=f"{f.name} {ln.get_label()}")
+                                           rtol=1e-9, err_msg=f"{f.name} {ln.get_label()}")
                 assert np.all(rows["y_lo"] <= rows["y"] * (1 + 1e-9))
                 assert np.all(rows["y"] <= rows["y_hi"] * (1 + 1e-9))
             # bands: fill_between polygons lie within the CSV's band
@@ -98,8 +97,9 @@ def test_curves_are_the_geometric_mean_over_runs(produced):
     f = figs[0]
     s = shifted._setting("diana", "rand-k(q=0.5)")
     b = runner.batch(s, "theory")
-    csv = _read(out / f"{f.name}.csv")
-    rows = csv[(csv["series"] == "DIANA q=0.5") & (csv["panel"] == "theorems' step sizes")]
+    plotted = res[f.name][1]                 # the frame written to NAME.csv, unrounded
+    rows = plotted[(plotted["series"] == "DIANA q=0.5")
+                   & (plotted["panel"] == "theorems' step sizes")]
     # DIANA's bits per iteration are fixed: all runs share the x grid; compare at
     # the first x where every run is still going
     t = [r.trace.set_index("bits_per_worker")["rel_error"] for r in b.runs]

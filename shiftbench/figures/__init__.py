@@ -109,8 +109,8 @@ def render(fig_obj, panels, out_dir):
         a = p.agg.copy()
         a.insert(0, "panel", p.title)
         a.insert(0, "figure", fig_obj.name)
-        a["x_label"] = p.xlabel
-        a["y_label"] = p.ylabel
+        if "x_lo" in a and a["x_lo"].isna().all():
+            a = a.drop(columns=["x_lo", "x_hi"])
         rows.append(a)
     for j in range(n, nrows * ncols):
         axes[j // ncols, j % ncols].set_visible(False)
@@ -127,6 +127,8 @@ def produce(fig_obj, runner, out_dir, meta):
     panels = fig_obj.panels(data)
     mfig, plotted = render(fig_obj, panels, out_dir)
     fmeta = dict(meta)
+    fmeta["axes"] = {p.title: {"x": p.xlabel, "y": p.ylabel, "xscale": p.xscale,
+                               "yscale": p.yscale} for p in panels}
     fmeta.update({"figure": fig_obj.name, "paper": C.PAPERS[fig_obj.paper],
                   "title": fig_obj.title, **fig_obj.meta})
     for i, n in enumerate(fig_obj.notes):

@@ -179,7 +179,7 @@ class Runner:
         self.n_runs += len(res.runs)
         return res.runs
 
-    ROWS = 1000             # trace rows a run records (about)
+    ROWS = 500              # trace rows a run records (about)
 
     def _stride(self, s, est_iters):
         if s.stride:
@@ -551,9 +551,10 @@ def header_lines(meta):
     return "".join(f"# {k}: {json.dumps(v, default=str)}\n" for k, v in meta.items())
 
 
-def write_csv(path, df, meta):
+def write_csv(path, df, meta, float_format="%.10g"):
     from ..harness.io import atomic_write_text
-    atomic_write_text(path, header_lines(meta) + df.to_csv(index=False))
+    atomic_write_text(path, header_lines(meta) + df.to_csv(index=False,
+                                                           float_format=float_format))
 
 
 # ----------------------------------------------------------------------------
@@ -643,7 +644,7 @@ def traces(batch: Batch, series, y=None, transform=None):
     return pd.concat(parts, ignore_index=True)
 
 
-def curves(frames, x="bits", y="rel_error", xscale="log", points=200):
+def curves(frames, x="bits", y="rel_error", xscale="log", points=150):
     """Aggregate frames of :func:`traces` into series (plot.aggregate)."""
     from ..plot import aggregate
     df = pd.concat(frames, ignore_index=True)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from . import core as C
 
@@ -149,7 +148,7 @@ class Fig1Right(_S1):
 
     def __init__(self, quick=False, **kw):
         super().__init__(quick)
-        self.ss = (2, 3, 4, 6, 10, 20) if quick else tuple(range(2, 21))
+        self.ss = (2, 3, 5, 10, 20) if quick else tuple(range(2, 21))
 
     def _s(self, m, s):
         return _setting(m, f"natural-dither(s={s})")

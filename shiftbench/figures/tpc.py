@@ -44,7 +44,7 @@ COLORS = {"ef21": "#1f77b4", "lag": "#7f7f7f", "clag": "#2ca02c", "3pcv2": "#d62
           "3pcv5": "#9467bd", "marina": "#ff7f0e"}
 # budgets: one full gradient is 32 d bits; EF21 with Top-1 spends about 32 + log2(d)
 # bits per iteration.  (full runs, quick runs) in units of full gradients.
-BUDGET_GRADS = {"a9a": (12, 4), "mushrooms": (60, 10), "phishing": (80, 20),
+BUDGET_GRADS = {"a9a": (12, 4), "mushrooms": (60, 10), "phishing": (80, 16),
                 "synthetic": (60, 15)}
 DEFAULT_GRADS = (40, 10)
 EPS = 1e-8             # target: ||grad f(x)||^2 <= EPS ||grad f(x^0)||^2

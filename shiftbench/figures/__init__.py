@@ -46,8 +46,8 @@ run completed (2 for bad arguments).  By default the output goes to a fresh
 folder ``./shiftbench-figures-<date>-<time>``; ``--out DIR`` writes there
 (``--out results/figures`` refreshes the committed reference run).
 ``--quick`` runs fewer seeds, a coarser step grid and parameter grids, and
-one data set (about 3 minutes on 2 cores including compilation); the full
-run takes about 10-20 minutes.  Requires matplotlib (the ``plot`` extra).
+one data set (under 3 minutes on 2 cores, compilation included); the full
+run takes 10-13 minutes.  Requires matplotlib (the ``plot`` extra).
 """
 from __future__ import annotations
 
@@ -222,7 +222,7 @@ def main(argv=None):
                              "table with verdicts.  Exit 0 when the run completed, whatever "
                              "the verdicts.")
     ap.add_argument("--quick", action="store_true",
-                    help="fewer seeds, grids and one data set (~3 minutes on 2 cores)")
+                    help="fewer seeds, grids and one data set (< 3 minutes on 2 cores)")
     ap.add_argument("--only", default=None,
                     help="comma list of figure names or prefixes (s1, b, 3pc, s1-fig2-left, ...)")
     ap.add_argument("--runs", type=int, default=None,

@@ -102,7 +102,7 @@ class Batch:
 def _provenance():
     import numba
     import scipy
-    from .. import __version__
+    from .._version import __version__
     out = {"shiftbench": __version__, "numpy": np.__version__, "numba": numba.__version__,
            "scipy": scipy.__version__, "pandas": pd.__version__,
            "python": platform.python_version(), "machine": platform.machine(),

@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from .._version import __version__
 from .._clock import cycles_per_second
 from ..backends import get_backend
 from ..backends.cpu import RunInterrupted  # noqa: F401  (re-exported)

@@ -178,7 +178,7 @@ def test_quadratic_bad_parameters(kw, msg):
 
 
 # ----------------------------------------------------------------------------
-# ridge (001 §4)
+# ridge (Shulgin & Richtárik, UAI 2022, §4)
 
 def test_ridge_matches_paper_setup():
     from sklearn.datasets import make_regression
@@ -322,7 +322,7 @@ def test_real_convex_x_star():
 
 
 # ----------------------------------------------------------------------------
-# seed 004's divergence example
+# the divergence example of Beznosikov et al., On biased compression
 
 @pytest.mark.parametrize("t", [1.0, -0.5, 3.0])
 @pytest.mark.parametrize("eta", [0.01, 0.1, 0.5])

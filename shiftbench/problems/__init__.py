@@ -7,11 +7,14 @@
 Problems (spec strings, see :func:`list_problems` or
 ``python -m shiftbench problems``):
 
-* ``ridge(seed, m, d, n, lam)``: ridge regression of seed 001 §4;
+* ``ridge(seed, m, d, n, lam)``: ridge regression of Shulgin & Richtárik,
+  Shifted compression framework, UAI 2022, §4;
 * ``quadratic(kappa, n, d, hetero, interp, seed, L, lmax_ratio)``: exact-kappa
-  quadratics for the Table 1 checks (SPEC §6);
+  quadratics for the checks of that paper's Table 1;
 * ``logreg(data, lam, n, ...)``: L2 logistic regression on a LIBSVM file;
-* ``logreg-nc(data, lam, n, ...)``: nonconvex logistic regression (SPEC §6);
+* ``logreg-nc(data, lam, n, ...)``: nonconvex logistic regression of the
+  EF21 (Richtárik, Sokolov & Fatkhullin, NeurIPS 2021) and 3PC (Richtárik et al.,
+  ICML 2022) experiments;
 * ``divergence3(t)``: the Top-1 divergence example of Beznosikov et al.,
   On biased compression for distributed learning ("Exponential divergence
   with biased compressor").

@@ -12,7 +12,9 @@ Kinds (f_i with A_i = A[off[i]:off[i+1]], b_i likewise):
 * ``LSQ``       f_i(x) = scale_i * 1/2 ||A_i x - b_i||^2 + lam/2 ||x||^2
 * ``LOGREG``    f_i(x) = scale_i * sum_j log(1 + exp(-b_j a_j^T x)) + lam/2 ||x||^2
 * ``LOGREG_NC`` f_i(x) = scale_i * sum_j log(1 + exp(-b_j a_j^T x))
-                         + lam * sum_k x_k^2 / (1 + x_k^2)       (SPEC §6)
+                         + lam * sum_k x_k^2 / (1 + x_k^2)
+                         (the nonconvex regulariser of the EF21, NeurIPS 2021, and
+                         3PC, ICML 2022, experiments of Richtárik et al.)
 """
 from __future__ import annotations
 
@@ -158,7 +160,7 @@ class Problem:
     x0 : ndarray
         Default starting point.
     L_minus, L_plus : float
-        3PC constants (SPEC §5): L_- = L, L_+^2 bounds the mean of
+        constants of Richtárik et al., 3PC, ICML 2022: L_- = L, L_+^2 bounds the mean of
         ||grad f_i(x) - grad f_i(y)||^2 / ||x - y||^2.
     """
     name: str

@@ -13,11 +13,13 @@ dense eigen-solves of the d x d Hessians
 
 ``L = lambda_max(H)``, ``mu = lambda_min(H)``, ``L_i = lambda_max(H_i)``,
 ``L_plus = sqrt(lambda_max((1/n) sum_i H_i^2))`` (exact for quadratics:
-(1/n) sum ||H_i v||^2 = v^T ((1/n) sum H_i^2) v, SPEC §5), and
+(1/n) sum ||H_i v||^2 = v^T ((1/n) sum H_i^2) v; the L_+ of Richtárik et
+al., 3PC, ICML 2022), and
 ``x* = H^{-1} (1/n) sum_i scale_i A_i^T b_i`` (one step of iterative
 refinement), ``f* = f(x*)``, ``grad f_i(x*) = H_i x* - scale_i A_i^T b_i``.
 
-:func:`quadratic` builds the Table 1 test problems of SPEC §6 (seed 001):
+:func:`quadratic` builds test problems for the complexities of Table 1 of
+Shulgin & Richtárik, Shifted compression framework, UAI 2022:
 a chosen condition number kappa = L/mu, n workers, a heterogeneity knob and
 an interpolation variant with grad f_i(x*) = 0 for every i.
 """
@@ -27,7 +29,7 @@ import math
 
 import numpy as np
 
-from . import memory
+from . import memory, sources
 from .base import LSQ, Problem
 
 
@@ -209,7 +211,7 @@ def _lmax_ratio(G, w, t, L):
 
 def quadratic(kappa=10.0, n=10, d=20, hetero=0.0, interp=0, seed=0, L=1.0,
               lmax_ratio=None, name=None):
-    """Strongly convex quadratic with exactly kappa = L/mu (SPEC §6; 001 Table 1).
+    """Strongly convex quadratic with exactly kappa = L/mu (Shulgin & Richtárik, UAI 2022, Table 1).
 
     f_i(x) = 1/2 (x - c_i)^T H_i (x - c_i) stored as LSQ data with
     A_i a d x d square root of H_i, b_i = A_i c_i, scale_i = 1, lam = 0.
@@ -239,7 +241,7 @@ def quadratic(kappa=10.0, n=10, d=20, hetero=0.0, interp=0, seed=0, L=1.0,
         that (1/n) sum ||z_i||^2 = 1).
     interp : {0, 1}
         1: interpolation regime, c_i = 0 for every worker, so x* = 0 and
-        grad f_i(x*) = 0 for all i (what Table 1 of 001 needs for DCGD-FIXED
+        grad f_i(x*) = 0 for all i (what Table 1 of Shulgin & Richtárik needs for DCGD-FIXED
         and GDCI); only the Hessians differ.
     seed : int
         Fixes Q, the W_i, the c_i and x0.
@@ -335,7 +337,7 @@ def _quadratic(kappa, n, d, hetero, interp, seed, L, lmax_ratio, name, where):
     meta = {"family": "quadratic", "kappa_target": kappa, "hetero": hetero,
             "interp": interp, "mixing_t": t, "seed": int(seed),
             "spectrum": "geometric from L/kappa to L",
-            "source": "SPEC §6 quadratics; seed 001 Table 1"}
+            "source": sources.QUADRATIC}
     if name is None:
         name = "quadratic(" + ", ".join(
             f"{k}={v:g}" for k, v in (("kappa", kappa), ("n", n), ("d", d),
@@ -352,13 +354,16 @@ def _quadratic(kappa, n, d, hetero, interp, seed, L, lmax_ratio, name, where):
 
 
 # ----------------------------------------------------------------------------
-# seed 004: divergence of distributed CGD with Top-1
+# Beznosikov et al.: divergence of distributed CGD with Top-1
 
 DIVERGENCE3_ROWS = np.array([[-3.0, 2.0, 2.0], [2.0, -3.0, 2.0], [2.0, 2.0, -3.0]])
 
 
 def divergence3(t=1.0, name=None):
-    """The n = d = 3 example of seed 004 (SPEC §4) where CGD with Top-1 diverges.
+    """The n = d = 3 example where distributed CGD with Top-1 diverges.
+
+    Beznosikov, Horváth, Richtárik & Safaryan, On biased compression for
+    distributed learning, 'Exponential divergence with biased compressor'.
 
     f_i(x) = <a_i, x>^2 + 1/4 ||x||^2 with a_1 = (-3, 2, 2), a_2 = (2, -3, 2),
     a_3 = (2, 2, -3), stored as LSQ data: A_i = a_i (one row), b_i = 0,
@@ -380,7 +385,7 @@ def divergence3(t=1.0, name=None):
     if name is None:
         name = "divergence3" if t == 1.0 else f"divergence3(t={t:g})"
     meta = {"family": "divergence3", "t": t,
-            "source": "seed 004, 'Exponential divergence with biased compressor'"}
+            "source": sources.DIVERGENCE3}
     return lsq_problem(name, DIVERGENCE3_ROWS.copy(), np.zeros(3),
                        np.arange(4, dtype=np.int64), np.full(3, 2.0), 0.5,
                        np.full(3, t), meta)

@@ -66,6 +66,29 @@ def test_local_grad_matches_reference(prob):
                            atol=1e-11 * (1 + np.abs(ref.grad(prob, x)).max()))
 
 
+
+@pytest.mark.parametrize("kind", [LSQ, LOGREG, LOGREG_NC])
+@pytest.mark.parametrize("d", [1, 13, 80, 1100])
+def test_local_grad_every_block_shape(kind, d):
+    """Worker blocks of 0..19 rows cover every path of the blocked kernel
+    (8-row blocks when d >= WIDE_D, 4-row blocks, the 2- and 1-row tails),
+    with large |a_j^T x| on both sides of the logistic branch."""
+    from shiftbench.problems import Problem
+    from shiftbench.problems.base import WIDE_D
+    assert 1100 >= WIDE_D > 80
+    rng = np.random.default_rng(d)
+    sizes = np.arange(20)
+    off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    A = rng.standard_normal((off[-1], d)) * 3.0 / math.sqrt(d)
+    b = rng.choice([-1.0, 1.0], off[-1]) if kind != LSQ else rng.standard_normal(off[-1])
+    p = Problem("t", kind, A, b, off, rng.uniform(0.5, 2.0, sizes.size), 0.3, 1.0,
+                np.ones(sizes.size), 0.0, np.zeros(d))
+    for x in (rng.standard_normal(d), 10.0 * rng.standard_normal(d)):
+        for i in range(p.n):
+            g, gr = p.grad_i(i, x), ref.grad_i(p, i, x)
+            assert np.allclose(g, gr, rtol=1e-12, atol=1e-12 * (1 + np.abs(gr).max())), i
+            assert p.f_i(i, x) == pytest.approx(ref.f_i(p, i, x), rel=1e-12, abs=1e-12)
+
 def test_gradient_finite_differences(prob):
     x = _points(prob, 1, seed=5)[0]
     h = 1e-6 * (1 + np.linalg.norm(x) / math.sqrt(prob.d))

@@ -426,7 +426,7 @@ def test_make_names_round_trip_and_overrides():
 def test_list_problems_and_examples_build():
     rows = list_problems()
     assert [r["name"] for r in rows] == ["ridge", "quadratic", "logreg", "logreg-nc",
-                                         "divergence3"]
+                                         "divergence3", "lsq"]
     for r in rows:
         e, _ = parse(r["example"])
         assert e.name == r["name"]
@@ -594,6 +594,57 @@ def test_quadratic_huge_d_is_a_memory_error():
         make("quadratic(d=1e8)")
     assert "\n" not in str(e.value)
 
+
+
+# ----------------------------------------------------------------------------
+# lsq: the synthetic least squares for speed work (constants via Gram matrices)
+
+@pytest.mark.parametrize("n,d,rows,lam", [(3, 40, 4, None), (5, 200, 7, 0.3),
+                                          (4, 8, 2, None), (3, 5, 4, 0.01), (1, 9, 3, None)])
+def test_lsq_constants_match_dense_solves(n, d, rows, lam):
+    """N < d (Gram path), N = d and N > d (dense path) against eigen-solves of
+    the d x d Hessians and a dense solve of the normal equations."""
+    from shiftbench.problems import lsq
+    p = lsq(n=n, d=d, rows=rows, seed=7, lam=lam)
+    c = ref.constants(p)
+    assert p.n == n and p.d == d and p.A.shape == (n * rows, d)
+    assert p.lam == (1.0 / (n * rows) if lam is None else lam)
+    assert p.L == pytest.approx(c["L"], rel=1e-11)
+    assert p.mu == pytest.approx(max(c["mu"], p.lam), rel=1e-9)
+    assert np.allclose(p.L_i, c["L_i"], rtol=1e-11)
+    assert p.L_plus == pytest.approx(c["L_plus"], rel=1e-11)
+    xs = ref.x_star_lsq(p)
+    assert np.allclose(p.x_star, xs, rtol=1e-9, atol=1e-11 * np.abs(xs).max())
+    assert p.f_star == pytest.approx(ref.f(p, xs), rel=1e-12)
+    gs = np.array([ref.grad_i(p, i, p.x_star) for i in range(n)])
+    assert np.allclose(p.grad_star, gs, rtol=1e-9, atol=1e-12 * (1 + np.abs(gs).max()))
+    assert np.linalg.norm(p.grad(p.x_star)) < 1e-12 * (1 + np.abs(gs).max())
+
+
+def test_lsq_spec_names_and_reproducibility():
+    p = make("lsq(n=2, d=30, rows=3, seed=1)")
+    assert p.name == "lsq(n=2, d=30, rows=3, seed=1)"
+    q = make(p.name)
+    assert np.array_equal(p.A, q.A) and np.array_equal(p.b, q.b) and np.array_equal(p.x0, q.x0)
+    r = make("large-lsq(n=2, d=30, rows=3, seed=2)")
+    assert not np.array_equal(p.A, r.A)
+    # entries uniform with variance 1/d: rows of squared norm ~1
+    big = make("lsq(n=4, d=5000, rows=5)")
+    assert np.abs(big.A).max() <= math.sqrt(3.0 / 5000) * (1 + 1e-12)
+    assert np.mean(np.sum(big.A ** 2, axis=1)) == pytest.approx(1.0, abs=0.05)
+    assert big.meta["memory_bytes"] == big.A.nbytes + big.b.nbytes
+
+
+@pytest.mark.parametrize("spec,msg", [
+    ("lsq(d=1e9)", r"lsq\(d=1000000000\): the data .* needs .* of memory, but only"),
+    ("lsq(lam=0)", "lam must be a finite number in"),
+    ("lsq(rows=0)", "rows must be an integer in"),
+    ("lsq(n=2, d=3, rows=1e9)", "needs .* of memory"),
+])
+def test_lsq_errors(spec, msg):
+    with pytest.raises(ValueError, match=msg) as e:
+        make(spec)
+    assert "\n" not in str(e.value)
 
 def test_memory_limit_env(monkeypatch):
     monkeypatch.setenv("SHIFTBENCH_MEMORY_LIMIT", "1e5")

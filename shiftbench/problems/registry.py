@@ -35,6 +35,7 @@ from typing import Callable
 
 from . import sources
 from .logreg import logreg as _logreg, logreg_nc as _logreg_nc
+from .lsq import lsq as _lsq
 from .quadratic import divergence3 as _divergence3, quadratic as _quadratic
 from .ridge import ridge as _ridge
 
@@ -170,6 +171,17 @@ register(Entry(
     {"t": Param("float", 1.0, "start x0 = (t, t, t); finite")},
     aliases=("divergence-3", "div3", "divergence"), source=sources.DIVERGENCE3))
 
+register(Entry(
+    "lsq", _lsq,
+    "synthetic least squares of any size (Gaussian A, n workers x rows rows) with exact "
+    "constants from N x N Gram matrices, for speed work; data 8 N d bytes",
+    "lsq(n=16, d=1000000, rows=10)",
+    {"n": Param("int", 16, "workers", 1, _INT, True),
+     "d": Param("int", 1000000, "dimension", 1, _INT, True),
+     "rows": Param("int", 10, "rows per worker (N = n rows)", 1, _INT, True),
+     "seed": Param("int", 0, "fixes A, b and x0", 0, _SEED, True),
+     "lam": Param("float", None, "regulariser (default 1/N)", 0.0, lo_open=True)},
+    aliases=("large-lsq", "synthetic-lsq", "least-squares"), source=sources.LSQ))
 
 # ----------------------------------------------------------------------------
 # parser
@@ -375,6 +387,7 @@ def make(spec, **overrides):
     >>> make("logreg-nc(data=/path/a9a.txt, lam=0.1, n=20)")     # doctest: +SKIP
     >>> make("logreg-nc(lam=0.1)", data="/my data/a9a.txt")      # doctest: +SKIP
     >>> make("divergence3")                                      # doctest: +SKIP
+    >>> make("lsq(n=16, d=1000000, rows=10)")                    # doctest: +SKIP
     """
     e, kw = _apply(spec, overrides)
     return e.build(**kw, name=canonical(e, kw))

@@ -191,6 +191,9 @@ def test_quadratic_lmax_ratio():
     assert p.kappa == pytest.approx(30, rel=1e-9)
     with pytest.raises(ValueError, match="lmax_ratio"):
         quadratic(n=3, d=4, lmax_ratio=50)
+    assert quadratic(n=3, d=4, lmax_ratio=3).L_max == pytest.approx(3.0, rel=1e-13)
+    with pytest.raises(ValueError, match=r"allowed 1 <= lmax_ratio <= n = 1"):
+        quadratic(n=1, d=4, lmax_ratio=1.5)
 
 
 @pytest.mark.parametrize("kw,msg", [({"kappa": 0.5}, "kappa"), ({"hetero": -1}, "hetero"),
@@ -566,24 +569,38 @@ def test_problem_from_arrays_sparse_and_lists():
 
 
 # ----------------------------------------------------------------------------
-# quadratic at large d: O(n d^3), not O(n d^4)
+# quadratic: closed-form constants (no eigen-solve), large d
 
 def test_quadratic_roots_match_the_definition():
-    from shiftbench.problems.quadratic import _local_roots, _mixers, _orthogonal
-    rng = np.random.default_rng(0)
-    n, d, t = 3, 6, 0.4
-    Q = _orthogonal(rng, d)
-    Hh = (Q * np.sqrt(np.linspace(0.1, 1, d))) @ Q.T
-    P, w = _mixers(rng, n, d, Q[:, -1])
-    A = _local_roots(Hh, P, w, t)
-    for i in range(n):
-        Ai = A[i * d:(i + 1) * d]
-        M = (1 - t) * np.eye(d) + t * (P * w[i]) @ P.T
-        assert np.allclose(Ai.T @ Ai, Hh @ M @ Hh, atol=1e-13)
+    """A_i^T A_i = Q diag(lambda m_i^2) Q^T with mean lambda, and the closed-form
+    constants equal dense eigen-solves / solves of the stored data."""
+    from shiftbench.problems.quadratic import _spectrum
+    for kw in ({"hetero": 0.7}, {"lmax_ratio": 3.0}, {"lmax_ratio": 4.0, "interp": 1},
+               {"hetero": 3.0, "kappa": 1.0}):
+        p = quadratic(n=4, d=9, seed=11, L=3.0, **{"kappa": 50.0, **kw})
+        lamb = _spectrum(p.meta["kappa_target"], 9, 3.0)
+        Hs = [ref.hessian_i(p, i) for i in range(4)]
+        ev = np.linalg.eigvalsh(sum(Hs) / 4)
+        assert np.allclose(ev, lamb, rtol=1e-12)
+        t = p.meta["mixing_t"]
+        for H in Hs:                       # same eigenvectors as the mean
+            assert np.allclose(H @ (sum(Hs) / 4), (sum(Hs) / 4) @ H, atol=1e-12)
+            e = np.linalg.eigvalsh(H)
+            assert e[0] >= (1 - t) * lamb[0] - 1e-12 * lamb[-1]
+        c = ref.constants(p)
+        assert p.L == pytest.approx(c["L"], rel=1e-13) and p.mu == pytest.approx(c["mu"], rel=1e-12)
+        assert np.allclose(p.L_i, c["L_i"], rtol=1e-13)
+        assert p.L_plus == pytest.approx(c["L_plus"], rel=1e-13)
+        assert p.L_max / p.L == pytest.approx(1 + t * 3, rel=1e-13)
+        xs = ref.x_star_lsq(p)
+        assert np.allclose(p.x_star, xs, rtol=1e-11, atol=1e-13)
+        assert p.f_star == pytest.approx(ref.f(p, xs), rel=1e-11, abs=1e-15)
+        gs = np.array([ref.grad_i(p, i, p.x_star) for i in range(4)])
+        assert np.allclose(p.grad_star, gs, atol=1e-12)
 
 
 def test_quadratic_large_d_exact_constants():
-    p = quadratic(kappa=100, n=3, d=300, hetero=1, seed=1)      # was O(n d^4)
+    p = quadratic(kappa=100, n=3, d=300, hetero=1, seed=1)      # closed-form constants
     assert p.L == pytest.approx(1.0, rel=1e-12) and p.kappa == pytest.approx(100, rel=1e-10)
     assert np.linalg.norm(p.grad(p.x_star)) < 1e-10
 
@@ -649,7 +666,7 @@ def test_lsq_errors(spec, msg):
 def test_memory_limit_env(monkeypatch):
     monkeypatch.setenv("SHIFTBENCH_MEMORY_LIMIT", "1e5")
     with pytest.raises(ValueError, match="needs .* of memory, but only 97.7 KiB"):
-        quadratic(d=40, n=2)
+        quadratic(d=60, n=2)
     with pytest.raises(ValueError, match="synthetic data 1000 x 20 needs"):
         make("logreg(synthetic=1)")
     monkeypatch.setenv("SHIFTBENCH_MEMORY_LIMIT", "lots")

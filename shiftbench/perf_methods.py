@@ -87,54 +87,11 @@ def ridge_problem(seed=0):
 
 @lru_cache(maxsize=None)
 def large_lsq(n=100, d=10000, rows=10, seed=0):
-    """A least-squares problem with n workers of ``rows`` rows each in R^d.
-
-    f_i(x) = n/2 ||A_i x - b_i||^2 + lam/2 ||x||^2 (ridge's scaling, so
-    f = 1/2 ||A x - b||^2 + lam/2 ||x||^2), A with i.i.d. N(0, 1/d) entries,
-    b = A x_true + 0.01 noise, lam = 1/(n rows), x0 ~ N(0, 1).
-
-    :func:`shiftbench.problems.lsq_problem` would form n dense d x d
-    Hessians (8 GB each at d = 10^4), so the exact constants are computed
-    here from N x N Gram matrices (N = n rows = 1000 << d): L_i =
-    n lambda_max(A_i A_i^T) + lam, L = lambda_max(A A^T) + lam, mu = lam
-    (N < d: the data term is rank deficient), x* = A^T y with
-    (A A^T + lam I) y = b, and L_+^2 = lambda_max((1/n) sum H_i^2) =
-    lambda_max(B^{1/2} A A^T B^{1/2}) + lam^2 with B = blockdiag((n^2
-    A_i A_i^T + 2 n lam I) / n).
-    """
-    from .problems.base import LSQ, Problem
-    n, d, rows = int(n), int(d), int(rows)
-    rng = np.random.default_rng(seed)
-    N = n * rows
-    A = rng.standard_normal((N, d)) / math.sqrt(d)
-    xt = rng.standard_normal(d)
-    b = A @ xt + 0.01 * rng.standard_normal(N)
-    offsets = np.arange(0, N + 1, rows, dtype=np.int64)
-    scale = np.full(n, float(n))
-    lam = 1.0 / N
-    x0 = rng.standard_normal(d)
-    K = A @ A.T                                          # N x N Gram
-    L = float(np.linalg.eigvalsh(K)[-1]) + lam
-    L_i = np.array([n * np.linalg.eigvalsh(K[o:o + rows, o:o + rows])[-1] + lam
-                    for o in offsets[:-1]])
-    y = np.linalg.solve(K + lam * np.eye(N), b)
-    xs = A.T @ y
-    res = A @ xs - b
-    gs = np.empty((n, d))
-    for i, o in enumerate(offsets[:-1]):
-        gs[i] = n * (A[o:o + rows].T @ res[o:o + rows]) + lam * xs
-    fs = 0.5 * float(res @ res) + 0.5 * lam * float(xs @ xs)
-    Bh = np.zeros((N, N))                                # B^{1/2}, block diagonal
-    for o in offsets[:-1]:
-        Ki = K[o:o + rows, o:o + rows]
-        w, V = np.linalg.eigh((n * n * Ki + 2 * n * lam * np.eye(rows)) / n)
-        Bh[o:o + rows, o:o + rows] = (V * np.sqrt(np.maximum(w, 0.0))) @ V.T
-    L_plus = math.sqrt(float(np.linalg.eigvalsh(Bh @ K @ Bh)[-1]) + lam * lam)
-    name = f"lsq(n={n}, d={d}, rows={rows}, seed={seed})"
-    return Problem(name=name, kind=LSQ, A=np.ascontiguousarray(A), b=b, offsets=offsets,
-                   scale=scale, lam=lam, L=L, L_i=L_i, mu=lam, x0=x0, x_star=xs,
-                   f_star=fs, grad_star=np.ascontiguousarray(gs), L_plus=L_plus,
-                   meta={"family": "perf large lsq", "constants": "exact via Gram matrices"})
+    """The registered ``lsq(n, d, rows, seed)`` problem
+    (:func:`shiftbench.problems.lsq`: n workers of ``rows`` rows in R^d,
+    exact constants from N x N Gram matrices), built once per process."""
+    from .problems import make
+    return make(f"lsq(n={int(n)}, d={int(d)}, rows={int(rows)}, seed={int(seed)})")
 
 
 # ----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Ridge regression, the experiment of seed 001 §4 (SPEC §6).
+"""Ridge regression, the experiment of Shulgin & Richtárik, Shifted compression
+framework: generalizations and improvements, UAI 2022, §4.
 
     f(x) = 1/2 ||A x - y||^2 + lam/2 ||x||^2,   lam = 1/m,   A in R^{m x d},
 
@@ -10,7 +11,7 @@ split uniformly at random into n = 10 equal parts, and
     f_i(x) = n * 1/2 ||A_i x - y_i||^2 + lam/2 ||x||^2   (scale_i = n),
 
 so that f = (1/n) sum_i f_i exactly.  The start x0 has i.i.d. N(0, 10)
-entries: **variance** 10 (standard deviation sqrt(10)), as in 001 §4.
+entries: **variance** 10 (standard deviation sqrt(10)), as in that §4.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import math
 
 import numpy as np
 
+from . import sources
 from .quadratic import lsq_problem
 
 
@@ -30,7 +32,7 @@ def _make_regression():
 
 
 def ridge(seed=0, m=100, d=80, n=10, lam=None, name=None):
-    """Ridge regression of seed 001 §4 with exact constants.
+    """Ridge regression of Shulgin & Richtárik (UAI 2022, §4) with exact constants.
 
     Parameters
     ----------
@@ -38,13 +40,13 @@ def ridge(seed=0, m=100, d=80, n=10, lam=None, name=None):
         Fixes everything: ``make_regression(random_state=seed)``, the random
         split of the rows, and x0 (both from ``numpy.random.SeedSequence(seed)``).
     m, d : int
-        Samples and features (001: m = 100, d = 80).
+        Samples and features (the paper: m = 100, d = 80).
     n : int
         Workers; the rows are shuffled and cut into n parts of equal size
         (sizes differ by at most one when n does not divide m; f = (1/n) sum f_i
         holds either way since scale_i = n).
     lam : float, optional
-        Regulariser weight; default 1/m (001 §4).
+        Regulariser weight; default 1/m (the paper's §4).
     name : str, optional
         Spec name stored in the problem.
 
@@ -92,5 +94,5 @@ def ridge(seed=0, m=100, d=80, n=10, lam=None, name=None):
         name = f"ridge({', '.join(args)})"
     meta = {"family": "ridge", "seed": seed, "m": m, "d": d, "n": n, "lam": lam,
             "x0": "N(0, 10): variance 10",
-            "source": "seed 001 §4: make_regression defaults, lam = 1/m"}
+            "source": sources.RIDGE}
     return lsq_problem(name, A, y, offsets, np.full(n, float(n)), lam, x0, meta)

@@ -16,7 +16,11 @@ class CUDABackend:
         from ..gpu import require
         require("device='cuda'")
 
-    def run(self, method, build, pd, stop_rule, rows, seeds, single, record_x=False):
-        """Run ``seeds``; returns (list of (status, iters, trace, xrec), wall, interrupted)."""
+    def run(self, method, build, pd, stop_rule, rows, seeds, single, record_x=False,
+            progress=None):
+        """Run ``seeds``; returns (list of (status, iters, trace, xrec), wall, interrupted).
+
+        ``progress`` is advanced once, when the traces come back from the
+        device at the end of the launch."""
         from ..gpu.loops import run
-        return run(method, build, pd, stop_rule, rows, seeds, single, record_x)
+        return run(method, build, pd, stop_rule, rows, seeds, single, record_x, progress)

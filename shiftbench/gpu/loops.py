@@ -57,11 +57,11 @@ def _check_memory(nbytes, what):
                          f"smaller problem")
 
 
-def run(method, build, pd, stop_rule, rows, seeds, single, record_x=False):
+def run(method, build, pd, stop_rule, rows, seeds, single, record_x=False, progress=None):
     """Run ``seeds`` on the device; returns (list of (status, iters, trace,
     xrec), wall, interrupted) like the CPU backend."""
     require("device='cuda'")
-    from ..backends.cpu import call_interruptibly
+    from ..backends.cpu import call_interruptibly, _ticker
     if record_x and not single:
         raise ValueError("record_x is for single runs (seed=...), not seeds=...")
     if method.loop not in ("shift", "tpc"):
@@ -136,6 +136,9 @@ def run(method, build, pd, stop_rule, rows, seeds, single, record_x=False):
         _, intr = call_interruptibly(launch, (), flag)
         wall = time.perf_counter() - t0
     tr = traces.copy_to_host()
+    tick = _ticker(progress, tr)
+    if tick is not None:
+        tick()
     st = status.copy_to_host()
     its = iters.copy_to_host()
     nr = nrows.copy_to_host()

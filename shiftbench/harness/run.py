@@ -51,7 +51,7 @@ def _per_worker(spec, n, what):
             else:
                 expanded.append(s)
         spec = expanded
-    if not isinstance(spec, (list, tuple)):
+    if callable(spec) or not hasattr(spec, "__iter__"):
         as_compressor(spec, what)            # a one-line error naming the right way
     spec = list(spec)
     if len(spec) == 1:

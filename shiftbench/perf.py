@@ -123,6 +123,7 @@ class Entry:
     variant: str = "dense"
     kind: str = "compressor"
     reference_scale: Optional[Callable[[int], float]] = None
+    default: bool = True          # False: only when selected with --kernels (slow rows)
 
     @property
     def name(self):
@@ -365,12 +366,15 @@ def _finish(row):
         row["floor_seconds"] = fl / k              # per iteration
         row["seconds_per_iter"] = s / k
         row["ratio_to_floor"] = s / fl
+    mem = row.get("memory_floor_seconds")
+    if mem:
+        row["ratio_to_memory_floor"] = s / (row.get("iters_per_call") or 1) / mem
     return row
 
 
 def _select(entries, names):
     if not names:
-        return list(entries)
+        return [e for e in entries if e.default]
     out = []
     for want in names:
         w = want.strip()
@@ -500,7 +504,16 @@ def _line(r):
             f"{_fmt_x(r.get('api_ratio_to_copy')):>8s} {_fmt_s(r['numpy_seconds']):>9s} "
             f"{_fmt_x(r['speedup_vs_numpy'], 1):>8s} {_fmt_s(r.get('numpy_vec_seconds')):>9s} "
             f"{_fmt_x(r['speedup_vs_numpy_vec'], 1):>7s} {_fmt_s(r.get('floor_seconds')):>9s} "
-            f"{_fmt_x(r.get('ratio_to_floor')):>7s}" + _mc_text(r))
+            f"{_fmt_x(r.get('ratio_to_floor')):>7s}" + _mc_text(r) + _mem_text(r))
+
+
+def _mem_text(r):
+    """Large-d rows: bytes an iteration must move over copy bandwidth."""
+    if r.get("memory_floor_seconds") is None:
+        return ""
+    return (f"  memory floor {_fmt_s(r['memory_floor_seconds'])}/it "
+            f"({r['bytes_per_iter'] / 1e9:.2f} GB at {r['copy_bandwidth'] / 1e9:.1f} GB/s): "
+            f"x{r['ratio_to_memory_floor']:.2f}")
 
 
 def _mc_text(r):

@@ -322,6 +322,59 @@ def _mc_entry(method="diana", compressor="rand-k(q=0.1)", seeds=MC_SEEDS, iters=
                  kind="method", reference_scale=lambda d: 1.0)
 
 
+LARGE = dict(n=16, d=1_000_000, rows=10)     # the large-d row (issue: n = 16, d = 10^6)
+LARGE_ITERS = 3
+
+
+def iteration_bytes(P, sparse_k=None):
+    """Bytes an Algorithm 1 iteration must move on problem ``P``: the data
+    read twice (A_i x^k, then A_i^T r_i: a row of length d does not stay in
+    cache between the two), x^k read once per worker, every shift h_i read
+    and written, the master's x^k and mean shift read and written, and the
+    messages (K values and indices each when ``sparse_k``, else d values)."""
+    n, d = P.n, P.d
+    data = 2 * P.A.nbytes + P.b.nbytes
+    msg = n * (12 * sparse_k if sparse_k else 8 * d)
+    return data + n * 8 * d + n * 2 * 8 * d + 4 * 8 * d + msg
+
+
+def _copy_bandwidth(nbytes=1 << 28):
+    """Bytes per second of np.copyto on a large array (read + write counted)."""
+    src = np.ones(nbytes // 8)
+    dst = np.empty_like(src)
+    best = math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * src.nbytes / best
+
+
+def _large_entry(method="diana", compressor="rand-k(q=0.01)", iters=LARGE_ITERS):
+    def make(_d):
+        from .harness.run import run as run_api
+        from .perf import Case
+        P = large_lsq(**LARGE)
+        ec = engine_call(method, P, compressor, iters=iters)
+        ec.one()                                                 # compile / warm up
+        k = int(round(0.01 * P.d))
+        nbytes = iteration_bytes(P, sparse_k=k)
+        bw = _copy_bandwidth()
+        loop = numpy_loop(ec)
+        return Case(
+            kernel=ec.one,
+            copy=_copy_k(P.d, iters),
+            api=lambda: run_api(method, P, compressor, iters=iters, eps=0.0, stride=iters),
+            reference=loop, reference_cost=None,
+            floor=floor_call(ec),
+            info={"iters_per_call": iters, "problem": P.name, "n": P.n, "d": P.d,
+                  "compressor": compressor, "bytes_per_iter": nbytes,
+                  "copy_bandwidth": bw, "memory_floor_seconds": nbytes / bw})
+    from .perf import Entry
+    return Entry(f"{method}/lsq-large", make, variant=f"{iters} iters", kind="method",
+                 reference_scale=lambda d: 1.0, default=False)
+
+
 def _perf_modules():
     """The perf module whose ``ENTRIES`` the report reads."""
     from . import perf
@@ -333,6 +386,7 @@ def _register():
     mine = [_iteration_entry("diana", "rand-k(q=0.1)")]
     mine += [_iteration_entry(m) for m in names if m != "diana"]
     mine.append(_mc_entry())
+    mine.append(_large_entry())
     for mod in _perf_modules():
         have = {e.name for e in mod.ENTRIES}
         for e in mine:

@@ -242,10 +242,13 @@ def test_reproducibility():
         assert not np.array_equal(a.A, c.A) or not np.array_equal(a.x0, c.x0)
 
 
-def test_ridge_needs_sklearn(monkeypatch):
+def test_ridge_does_not_need_sklearn(monkeypatch):
+    """ridge builds without scikit-learn (its make_regression is reproduced)."""
+    ref = ridge(seed=0)
+    monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r'pip install "shiftbench\[data\]"'):
-        ridge(seed=0)
+    P = ridge(seed=0)
+    np.testing.assert_array_equal(P.A, ref.A)
 
 
 # ----------------------------------------------------------------------------
@@ -790,3 +793,14 @@ def test_random_specs_build_or_one_line_value_error(spec):
         make(spec)
     except ValueError as e:
         assert "\n" not in str(e) and str(e)
+
+
+@pytest.mark.parametrize("m,d,seed", [(100, 80, 0), (100, 80, 3), (37, 5, 11), (20, 64, 2)])
+def test_ridge_data_equals_sklearn_make_regression(m, d, seed):
+    """ridge's NumPy copy of make_regression gives scikit-learn's arrays exactly."""
+    skd = pytest.importorskip("sklearn.datasets")
+    from shiftbench.problems.ridge import make_regression
+    A, y = make_regression(n_samples=m, n_features=d, random_state=seed)
+    A2, y2 = skd.make_regression(n_samples=m, n_features=d, random_state=seed)
+    np.testing.assert_array_equal(A, A2)
+    np.testing.assert_array_equal(y, y2)

@@ -23,12 +23,25 @@ from . import sources
 from .quadratic import lsq_problem
 
 
-def _make_regression():
-    try:
-        from sklearn.datasets import make_regression
-    except ImportError:
-        raise ImportError('ridge needs scikit-learn: pip install "shiftbench[data]"') from None
-    return make_regression
+def make_regression(n_samples, n_features, random_state):
+    """``sklearn.datasets.make_regression(n_samples, n_features,
+    random_state=seed)`` at its defaults (10 informative features, no noise,
+    no bias, shuffled), reproduced draw for draw with NumPy's ``RandomState``
+    so that building ridge does not import scikit-learn (about 2 s);
+    ``tests/test_problems.py`` checks the arrays equal scikit-learn's."""
+    g = np.random.RandomState(random_state)
+    X = g.standard_normal(size=(n_samples, n_features))
+    k = min(n_features, 10)
+    truth = np.zeros((n_features, 1))
+    truth[:k, :] = 100 * g.uniform(size=(k, 1))
+    y = X @ truth
+    rows = np.arange(n_samples)
+    g.shuffle(rows)
+    X, y = X[rows], y[rows]
+    cols = np.arange(n_features)
+    g.shuffle(cols)
+    X[:, :] = X[:, cols]
+    return X, np.squeeze(y)
 
 
 def ridge(seed=0, m=100, d=80, n=10, lam=None, name=None):
@@ -56,10 +69,6 @@ def ridge(seed=0, m=100, d=80, n=10, lam=None, name=None):
         LSQ problem with L, L_i, mu, L_plus, x*, f*, grad f_i(x*) exact (dense
         eigen-solves / solve, see :func:`.quadratic.lsq_problem`).
 
-    Raises
-    ------
-    ImportError
-        If scikit-learn (the ``data`` extra) is missing.
     """
     seed, m, d, n = int(seed), int(m), int(d), int(n)
     where = name or "ridge"
@@ -74,7 +83,6 @@ def ridge(seed=0, m=100, d=80, n=10, lam=None, name=None):
     from . import memory
     memory.check(memory.F8 * (4.0 * m * d + 2.0 * n * d * d + 4.0 * d * d),
                  f"the data ({m} x {d}) and n = {n} local {d} x {d} Hessians", where)
-    make_regression = _make_regression()
     A, y = make_regression(n_samples=m, n_features=d, random_state=seed)
     r_split, r_x0 = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     perm = r_split.permutation(m)

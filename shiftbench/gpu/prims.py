@@ -36,11 +36,38 @@ from .block import (RADIX, bsum_i, bcast_f, bcast_i, lanes, pnorm_nnz, max_abs_n
                     draw_key, draw_uniform, ldexp, mul_rn, SUM_ABS)
 from .rng import ctr_u64, ctr_uniform, bounded, uniform
 
+
+
+@dev
+def ceil_log2(n):
+    """ceil(log2(n)) for 1 <= n <= 2**62 (0 for n == 1), as the CPU's."""
+    b = 0
+    v = 1
+    while v < n:
+        v <<= 1
+        b += 1
+    return b
+
+
+@dev
+def support_bits(m, d):
+    """The CPU's ``support_bits``: the cheaper of an index list and a mask."""
+    if m >= d:
+        return 0
+    a = m * ceil_log2(d)
+    return a if a < d else d
+
+
+@dev
+def sparse_or_dense(m, d, per):
+    """The CPU's ``sparse_or_dense``."""
+    dense = per * d
+    sparse = support_bits(m, d) + per * m
+    return dense if dense < sparse else sparse
+
+
 # scalar helpers of the CPU kernels, compiled for the device from their source
-support_bits = dev(I.support_bits.py_func)
-sparse_or_dense = dev(I.sparse_or_dense.py_func)
 resolve_k = dev(I.resolve_k.py_func)
-ceil_log2 = dev(I.ceil_log2.py_func)
 f2u = dev(I.f2u.py_func)
 u2f = dev(I.u2f.py_func)
 absbits = dev(I.absbits.py_func)

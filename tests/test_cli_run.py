@@ -178,6 +178,7 @@ def test_runs_beyond_memory_is_one_line(capsys):
     rc = main(["run", "--method", "diana", "--runs", "10000000", "--iters", "100000"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "GiB" in err
+    assert "fewer runs or iterations" in err
 
 
 def test_ctrl_c_keeps_the_partial_trace(tmp_path):

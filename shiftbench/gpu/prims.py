@@ -16,8 +16,10 @@ the CPU kernel's output bit for bit and its bit count:
 * Top-K: an exact radix select on the bit patterns of |x_i| (six passes of
   11-bit digits through a shared-memory histogram, no sort), ties to the
   lowest index through a block-wide prefix count;
-* Rand-K: thread 0 runs Floyd's algorithm on the worker's stream (the same
-  draws, so the same index set), the block gathers;
+* Rand-K: small K, thread 0 runs Floyd's algorithm on the worker's stream
+  (the same draws, so the same index set), the block gathers; large K, the
+  CPU's streaming rule (candidates from counter-based draws in parallel,
+  thread 0 corrects their count to K with the same stream draws);
 * adaptive sparsification draws one uniform per kept candidate in index
   order, so thread 0 runs it (a serial kernel, exact).
 
@@ -31,6 +33,7 @@ from numba import float64, int64, uint64, uint8, int32
 from ..compressors import builtins as B
 from ..compressors.kernels import intrinsics as I
 from ..compressors.kernels import quantisers as Q
+from ..compressors.kernels import sampling as S
 from ._target import cuda, dev
 from .block import (RADIX, bsum_i, bcast_f, bcast_i, lanes, pnorm_nnz, max_abs_nnz,
                     draw_key, draw_uniform, ldexp, mul_rn, SUM_ABS)
@@ -242,6 +245,39 @@ def floyd(d, k, rng, mark, idx):
 
 
 @dev
+def randk_streams(k, d):
+    """The CPU's ``randk_streams``: the streaming rule for large K."""
+    ratio = S.RANDK_STREAM_RATIO_LARGE if d >= S.RANDK_STREAM_LARGE_D else S.RANDK_STREAM_RATIO
+    return int64(k) * ratio >= d
+
+
+@dev
+def stream_bit(key, i, thr):
+    """The CPU's ``stream_bit``: entry i's 16-bit draw is below thr."""
+    r = ctr_u64(key, i >> 2)
+    return int64((r >> uint64(16 * (i & 3))) & uint64(0xFFFF)) < thr
+
+
+@dev
+def stream_fix(d, k, c, key, thr, rng, mark, lst, x, out, scale):
+    """The CPU's ``_stream_fix`` (one thread): same draws, same toggles."""
+    drop = c > k
+    want = c - k if drop else k - c
+    m = 0
+    while m < want:
+        tt = bounded(rng, d)
+        byte = tt >> 3
+        bit = uint8(1 << (tt & 7))
+        if (mark[byte] & bit) != 0 or stream_bit(key, tt, thr) != drop:
+            continue
+        mark[byte] |= bit
+        lst[m] = tt
+        out[tt] = 0.0 if drop else scale * x[tt]
+        m += 1
+    return m
+
+
+@dev
 def p_randk(x, out, p, rng, iwork, mark, sf, si, su, hist):
     """params: k, q, bits, shared, scaled (1: rand-k, 0: crand-k)."""
     t = cuda.threadIdx.x
@@ -252,6 +288,25 @@ def p_randk(x, out, p, rng, iwork, mark, sf, si, su, hist):
     ib = 0 if p[3] != 0.0 else support_bits(k, d)
     vb = p[2]
     cuda.syncthreads()
+    if randk_streams(k, d):
+        # the CPU's streaming rule: candidates in parallel, the correction
+        # to exactly K on thread 0 (the same draws), marks cleared in parallel
+        key = draw_key(rng, su)
+        thr = (int64(k) * 65536 + d // 2) // d
+        c = 0
+        for i in range(t, d, nt):
+            sel = stream_bit(key, i, thr)
+            out[i] = scale * x[i] if sel else 0.0
+            c += int64(sel)
+        c = bsum_i(c, si)
+        m = 0
+        if t == 0:
+            m = stream_fix(d, k, c, key, thr, rng, mark, iwork, x, out, scale)
+        m = bcast_i(m, si)
+        for j in range(t, m, nt):
+            mark[iwork[j] >> 3] = 0
+        cuda.syncthreads()
+        return ib + vb * k, vb * k
     fill_zero(out)
     if t == 0:
         floyd(d, k, rng, mark, iwork)

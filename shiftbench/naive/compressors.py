@@ -321,13 +321,49 @@ def _floyd(d, k, rng):
     return chosen
 
 
+def randk_streams(k, d):
+    """Rand-K's rule: stream when K * ratio >= d, ratio 12 below d = 2**22, 40 from there."""
+    return k * (40 if d >= 1 << 22 else 12) >= d
+
+
+def _stream_bit(key, i, thr):
+    """Entry i's 16-bit draw (bits 16 (i % 4) .. of ctr_u64(key, i // 4)) < thr."""
+    return ((ctr_u64(key, i // 4) >> (16 * (i % 4))) & 0xFFFF) < thr
+
+
+def _stream(d, k, rng):
+    """The streaming rule of large K: one key; candidates are the entries
+    whose 16-bit draw is below round(65536 K / d); then ``bounded(d)`` draws
+    drop candidates (or add others) until exactly K remain, skipping draws
+    of the wrong kind or already toggled.  Indices increasing."""
+    key = rng.next_u64()
+    thr = (k * 65536 + d // 2) // d
+    cand = [_stream_bit(key, i, thr) for i in range(d)]
+    c = sum(cand)
+    drop = c > k
+    toggled = set()
+    while len(toggled) < abs(c - k):
+        t = rng.bounded(d)
+        if t not in toggled and cand[t] == drop:
+            toggled.add(t)
+    return [i for i in range(d) if cand[i] != (i in toggled)]
+
+
+def randk_indices(d, k, rng):
+    """Rand-K's index set: the streaming rule when :func:`randk_streams`,
+    else Floyd's algorithm (a deterministic function of (K, d))."""
+    if randk_streams(k, d):
+        return _stream(d, k, rng)
+    return _floyd(d, k, rng)
+
+
 def _randk(x, pr, rng, scaled):
     d = x.size
     vb = int(pr.get("bits", 32))
     k = _resolve_k(pr, d)
     scale = d / k if scaled else 1.0
     y = np.zeros_like(x)
-    for t in _floyd(d, k, rng):
+    for t in randk_indices(d, k, rng):
         y[t] = scale * x[t]
     index_bits = 0 if pr.get("shared", 0.0) else support_bits(k, d)
     return y, index_bits + vb * k, vb * k
@@ -513,8 +549,8 @@ def sign(x, pr, rng):
 
 
 # the references named by the compressors' definitions (shiftbench.compressors.builtins)
-randk = partial(_randk, scaled=True)                  # (d/K) x on K Floyd-drawn coordinates
-crandk = partial(_randk, scaled=False)                # x on K Floyd-drawn coordinates
+randk = partial(_randk, scaled=True)                  # (d/K) x on K coordinates (randk_indices)
+crandk = partial(_randk, scaled=False)                # x on K coordinates (randk_indices)
 bernoulli = partial(_bernoulli, scaled=False)         # x with probability p (one draw)
 scaled_bernoulli = partial(_bernoulli, scaled=True)   # x/p with probability p
 natural = partial(_natural, deterministic=False)      # unbiased C_nat (one key)

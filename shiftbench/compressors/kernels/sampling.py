@@ -1,5 +1,5 @@
-"""Random sparsification: Rand-K (Floyd's algorithm, O(K)) and adaptive
-random sparsification.
+"""Random sparsification: Rand-K (Floyd's algorithm, O(K), for small K; a
+streaming O(d) selection for large K) and adaptive random sparsification.
 
 Sampling kernels draw from the worker's xoroshiro128+ stream directly
 (:mod:`shiftbench._rng`), in the order documented per kernel; the NumPy
@@ -8,8 +8,112 @@ references of :mod:`shiftbench.naive.compressors` draw in the same order.
 import numpy as np
 from numba import njit
 
-from ..._rng import bounded, uniform
+from numba import uint64
+
+from ..._rng import bounded, uniform, next_u64, ctr_u64
 from .intrinsics import stack_f64, prefetch_r, prefetch_w, PREFETCH_AHEAD
+
+RANDK_STREAM_RATIO = 12
+RANDK_STREAM_RATIO_LARGE = 40
+RANDK_STREAM_LARGE_D = 1 << 22
+"""Rand-K streams (O(d), :func:`randk_streams`) when ``K * ratio >= d``,
+ratio = RANDK_STREAM_RATIO (12) below d = 2**22 and RANDK_STREAM_RATIO_LARGE
+(40) from there; below, Floyd's algorithm (O(K)) is faster.  Measured
+crossovers (2-core AMD EPYC): K/d ~ 0.06-0.08 while x is in cache (the pass
+is bound by its hashing, 0.4 ns/entry), ~0.02 at d = 10**7 (Floyd's random
+accesses miss the cache, the pass runs at copy speed)."""
+
+
+@njit(cache=True, inline="always")
+def randk_streams(k, d):
+    """True when Rand-K selects by the streaming rule (a deterministic
+    function of (K, d) only, so every implementation takes the same path)."""
+    ratio = RANDK_STREAM_RATIO_LARGE if d >= RANDK_STREAM_LARGE_D else RANDK_STREAM_RATIO
+    return np.int64(k) * ratio >= d
+
+
+@njit(cache=True, inline="always")
+def stream_threshold(k, d):
+    """The 16-bit acceptance threshold ``round(65536 K / d)`` of the streaming
+    rule (entry i is a candidate when its 16-bit draw is below it)."""
+    return (np.int64(k) * 65536 + d // 2) // d
+
+
+@njit(cache=True, inline="always")
+def stream_bit(key, i, thr):
+    """Whether entry i is a first-pass candidate: its 16-bit draw, bits
+    ``16 (i % 4) ...`` of ``ctr_u64(key, i // 4)``, is below ``thr``."""
+    r = ctr_u64(key, i >> 2)
+    return np.int64((r >> uint64(16 * (i & 3))) & uint64(0xFFFF)) < thr
+
+
+@njit(cache=True, inline="always")
+def _stream_pass(d, x, out, key, thr, scale, write):
+    """Candidates of the streaming rule among {0..d-1}: returns their count
+    and, when ``write``, out[i] = scale x[i] on them and 0 elsewhere
+    (branch-free; the plain loop over i, which recomputes the hash of each
+    group of 4, vectorises and runs at copy speed; a loop over the groups
+    does not vectorise and is 5x slower)."""
+    c = 0
+    for i in range(d):
+        sel = stream_bit(key, i, thr)
+        if write:
+            out[i] = scale * x[i] if sel else 0.0
+        c += np.int64(sel)
+    return c
+
+
+@njit(cache=True, inline="always")
+def _stream_fix(d, k, c, key, thr, rng, mark, lst, x, out, scale, write):
+    """Bring the c candidates to exactly K: if c > K, drop c - K of them, else
+    add K - c non-candidates, each drawn as ``bounded(d)`` from the stream
+    and accepted when it is of the wanted kind and not yet toggled (bit t of
+    ``mark``).  The toggled entries go to ``lst`` (when ``lst.size > 0``),
+    and into out when ``write``.  Returns the number toggled.
+
+    The candidates are exchangeable and the toggled set is a uniform sample
+    of the wanted kind, so the K-subset is uniform over all K-subsets.
+    """
+    drop = c > k
+    want = c - k if drop else k - c
+    m = 0
+    while m < want:
+        t = bounded(rng, d)
+        byte = t >> 3
+        bit = np.uint8(1 << (t & 7))
+        if (mark[byte] & bit) != 0 or stream_bit(key, t, thr) != drop:
+            continue
+        mark[byte] |= bit
+        if lst.size > 0:
+            lst[m] = t
+        if write:
+            out[t] = 0.0 if drop else scale * x[t]
+        m += 1
+    return m
+
+
+@njit(cache=True, inline="always")
+def _stream_sparse(d, x, k, scale, rng, mark, idx, vals, gather):
+    """The streaming rule as indices (increasing) into idx[:k] (and vals =
+    scale x[idx] if gather); ``mark`` is cleared on the way."""
+    key = next_u64(rng)
+    thr = stream_threshold(k, d)
+    c = _stream_pass(d, x, x, key, thr, 1.0, False)
+    m = _stream_fix(d, k, c, key, thr, rng, mark, idx[:0], x, x, scale, False)
+    n = 0
+    if k > 0:
+        for i in range(d):               # branch-free compaction, stops at K
+            sel = stream_bit(key, i, thr) != (((mark[i >> 3] >> (i & 7)) & 1) != 0)
+            idx[n] = i
+            if gather:
+                vals[n] = scale * x[i]
+            n += np.int64(sel)
+            if n == k:
+                break
+    if m > 0:
+        for b in range((d + 7) >> 3):
+            mark[b] = 0
+    return n
 
 
 @njit(cache=True)
@@ -51,21 +155,45 @@ def _floyd(d, k, rng, mark, idx, x, vals, scale, gather):
 
 @njit(cache=True)
 def floyd_sample(d, k, rng, mark, idx):
-    """K distinct indices uniform over the K-subsets of {0..d-1} into idx[:k].
+    """Rand-K's index set: K distinct indices uniform over the K-subsets of
+    {0..d-1} into idx[:k], with exactly Rand-K's draws (so a receiver that
+    shares the stream replays the sender's set and stream).
 
-    Floyd's algorithm: for j = d-K, ..., d-1 draw ``t = bounded(j + 1)``
-    and take t, or j if t was taken already.  O(K) work and O(K) draws; the
-    indices come in that order (not sorted).  ``mark`` (uint8, length >= d,
-    all zero on entry) is used as a bitset and left all zero.
+    Small K (``not randk_streams(k, d)``): Floyd's algorithm, for j = d-K,
+    ..., d-1 draw ``t = bounded(j + 1)`` and take t, or j if t was taken
+    already; O(K) work and draws, indices in that order (not sorted).
+    Large K: the streaming rule (:func:`randk`), indices increasing.
+    ``mark`` (uint8, length >= d, all zero on entry) is left all zero.
     """
     dummy = stack_f64(1)        # gather arrays are unused: nothing allocated
+    if randk_streams(k, d):
+        _stream_sparse(d, dummy, k, 1.0, rng, mark, idx, dummy, False)
+        return
     _floyd(d, k, rng, mark, idx, dummy, dummy, 1.0, False)
 
 
 @njit(cache=True, inline="always")
 def randk(x, out, k, scale, rng, mark, iwork):
-    """(scale) * x on K random coordinates; returns the kept count."""
+    """(scale) * x on K random coordinates; returns the kept count.
+
+    Small K: Floyd's algorithm (:func:`floyd_sample`).  Large K
+    (:func:`randk_streams`), one streaming pass: draw ``key = next_u64``;
+    entry i is a candidate when its 16-bit counter-based draw is below
+    ``round(65536 K / d)`` (:func:`stream_bit`), which writes out; then the
+    candidate count is corrected to exactly K by ``bounded(d)`` draws
+    (:func:`_stream_fix`).  The candidates are exchangeable and the
+    correction removes (adds) a uniform subset of them (of the others), so
+    the kept set is uniform over the K-subsets, like Floyd's.
+    """
     d = x.size
+    if randk_streams(k, d):
+        key = next_u64(rng)
+        thr = stream_threshold(k, d)
+        c = _stream_pass(d, x, out, key, thr, scale, True)
+        m = _stream_fix(d, k, c, key, thr, rng, mark, iwork, x, out, scale, True)
+        for j in range(m):
+            mark[iwork[j] >> 3] = 0
+        return k
     for i in range(d):
         out[i] = 0.0
     # same draws as floyd_sample; x and out stand in for the unused gather
@@ -79,13 +207,18 @@ def randk(x, out, k, scale, rng, mark, iwork):
 
 @njit(cache=True, inline="always")
 def randk_sparse(x, k, scale, rng, mark, idx, vals):
-    """Sparse Rand-K: ``idx[:k]`` (sampling order) and ``vals = scale x[idx]``.
+    """Sparse Rand-K: ``idx[:k]`` (sampling order; increasing for large K)
+    and ``vals = scale x[idx]``.
 
-    O(K) time and draws: nothing of size d is touched except K entries of x
+    Small K: O(K) time and draws: nothing of size d is touched except K entries of x
     and d/8 bytes of ``mark`` at most.  Draws exactly as :func:`randk`, so
     scattering ``vals`` at ``idx`` into zeros gives :func:`randk`'s output.
     """
-    _floyd(x.size, k, rng, mark, idx, x, vals, scale, True)
+    d = x.size
+    if randk_streams(k, d):
+        _stream_sparse(d, x, k, scale, rng, mark, idx, vals, True)
+        return k
+    _floyd(d, k, rng, mark, idx, x, vals, scale, True)
     return k
 
 

@@ -10,8 +10,9 @@ from numba import njit
 
 from numba import uint64
 
-from ..._rng import bounded, uniform, next_u64, ctr_u64
-from .intrinsics import stack_f64, prefetch_r, prefetch_w, PREFETCH_AHEAD
+from ..._rng import bounded, next_u64, ctr_u64
+from .intrinsics import stack_f64, prefetch_r, prefetch_w, PREFETCH_AHEAD, u2f, f2u, SIGN_BIT
+from .reductions import LANES, lane_tree
 
 RANDK_STREAM_RATIO = 12
 RANDK_STREAM_RATIO_LARGE = 40
@@ -223,6 +224,78 @@ def randk_sparse(x, k, scale, rng, mark, idx, vals):
 
 
 @njit(cache=True, inline="always")
+def unit52(r):
+    """``(r >> 12) * 2**-52`` (exact), a double in [0, 1), by bit operations:
+    the double 1 + (r >> 12) 2**-52 minus 1."""
+    return u2f(np.uint64(0x3FF0000000000000) | (r >> uint64(12))) - 1.0
+
+
+@njit(cache=True, inline="always")
+def _adaptive_stats(x):
+    """(||x||_1 in lane order, nnz(x), max |x_i|) in one vectorised pass
+    (the counts are kept as float lanes: int64 counters beside two float
+    accumulators run at half the speed)."""
+    d = x.size
+    acc = stack_f64(LANES)
+    mx = stack_f64(LANES)
+    cn = stack_f64(LANES)
+    for j in range(LANES):
+        acc[j] = 0.0
+        mx[j] = 0.0
+        cn[j] = 0.0
+    nb = d // LANES
+    for b in range(nb):
+        base = b * LANES
+        for j in range(LANES):
+            a = abs(x[base + j])
+            acc[j] += a
+            mx[j] = a if a > mx[j] else mx[j]
+            cn[j] += 1.0 if a > 0.0 else 0.0
+    for i in range(nb * LANES, d):
+        a = abs(x[i])
+        j = i - nb * LANES
+        acc[j] += a
+        mx[j] = a if a > mx[j] else mx[j]
+        cn[j] += 1.0 if a > 0.0 else 0.0
+    m = 0.0
+    c = 0.0
+    for j in range(LANES):
+        m = mx[j] if mx[j] > m else m
+        c += cn[j]
+    return lane_tree(acc), np.int64(c), m
+
+
+@njit(cache=True, inline="always")
+def _adaptive_rest(x, lam):
+    """(number of |x_i| with lam |x_i| >= 1, lane-order sum of the other
+    |x_i|, the saturated ones counted as 0 in their lanes)."""
+    d = x.size
+    acc = stack_f64(LANES)
+    cn = stack_f64(LANES)
+    for j in range(LANES):
+        acc[j] = 0.0
+        cn[j] = 0.0
+    nb = d // LANES
+    for b in range(nb):
+        base = b * LANES
+        for j in range(LANES):
+            a = abs(x[base + j])
+            s = lam * a >= 1.0
+            acc[j] += 0.0 if s else a
+            cn[j] += 1.0 if s else 0.0
+    for i in range(nb * LANES, d):
+        a = abs(x[i])
+        s = lam * a >= 1.0
+        j = i - nb * LANES
+        acc[j] += 0.0 if s else a
+        cn[j] += 1.0 if s else 0.0
+    c = 0.0
+    for j in range(LANES):
+        c += cn[j]
+    return np.int64(c), lane_tree(acc)
+
+
+@njit(cache=True, inline="always")
 def adaptive(x, out, k, rng):
     """Adaptive random sparsification (reconstructed from J. Wangni, J. Wang,
     J. Liu and T. Zhang, "Gradient sparsification for communication-efficient
@@ -230,9 +303,16 @@ def adaptive(x, out, k, rng):
 
     p_i = min(1, lam |x_i|) with lam chosen so that sum p_i = min(K, nnz):
     coordinates that saturate at 1 are fixed and lam is recomputed on the
-    rest until no new coordinate saturates (at most d rounds, usually 1-3).
-    Kept entries are x_i / p_i (unbiased).  Draws: one uniform per
-    coordinate with 0 < p_i < 1, in index order.  Returns the kept count.
+    rest until no new coordinate saturates (at most d rounds, usually 1-3;
+    none when lam max|x_i| < 1, where a round would leave lam unchanged).
+    Sums are in the lane order of :mod:`.reductions` (vectorised).  A kept
+    entry with p_i < 1 is sent as ``sign(x_i) / lam`` (= x_i / p_i, one
+    rounding), with p_i = 1 as x_i (unbiased).  Draws: ONE key per call
+    (``next_u64``, also when x = 0); entry i is kept when
+    ``(ctr_u64(key, i) >> 12) 2**-52 < p_i`` (:func:`unit52`: counter-based
+    and converted by bit operations, so the pass vectorises on AVX2, which
+    has no 64-bit integer to float conversion).
+    Returns the kept count.
 
     Variance (the claimed omega, derived): lam starts at K/||x||_1 and never
     decreases, so p_i >= K |x_i| / ||x||_1 for every i (if p_i = 1 then
@@ -242,45 +322,31 @@ def adaptive(x, out, k, rng):
     gives E||C(x)||^2 <= ||x||_1^2 / nnz <= ||x||^2 (omega = 0 there).
     """
     d = x.size
-    l1 = 0.0
-    nnz = 0
-    for i in range(d):
-        a = abs(x[i])
-        l1 += a
-        if a > 0.0:
-            nnz += 1
+    key = next_u64(rng)
+    l1, nnz, mx = _adaptive_stats(x)
     if l1 == 0.0:
         for i in range(d):
             out[i] = 0.0
         return 0
     target = k if k < nnz else nnz
-    # lam: iterate saturation
     lam = target / l1
-    for _ in range(d):
-        sat = 0
-        rest = 0.0
-        for i in range(d):
-            a = abs(x[i])
-            if lam * a >= 1.0:
-                sat += 1
-            else:
-                rest += a
-        if rest == 0.0:
-            break
-        new_lam = (target - sat) / rest
-        if new_lam <= lam * (1.0 + 1e-15):
-            break
-        lam = new_lam
+    if lam * mx >= 1.0:                  # some coordinate saturates: iterate
+        for _ in range(d):
+            sat, rest = _adaptive_rest(x, lam)
+            if rest == 0.0:
+                break
+            new_lam = (target - sat) / rest
+            if new_lam <= lam * (1.0 + 1e-15):
+                break
+            lam = new_lam
+    # lam = 0: ||x||_1 overflowed, nothing kept
+    invb = f2u(1.0 / lam if lam > 0.0 else 0.0)
     kept = 0
     for i in range(d):
-        a = abs(x[i])
-        pi = lam * a
-        if pi >= 1.0:
-            out[i] = x[i]
-            kept += 1
-        elif pi > 0.0 and uniform(rng) < pi:
-            out[i] = x[i] / pi
-            kept += 1
-        else:
-            out[i] = 0.0
+        v = x[i]
+        pi = lam * abs(v)
+        keep = unit52(ctr_u64(key, i)) < pi
+        sv = u2f(invb | (f2u(v) & SIGN_BIT))    # sign(x_i) / lam, branch-free
+        out[i] = v if pi >= 1.0 else (sv if keep else 0.0)
+        kept += np.int64(keep | (pi >= 1.0))
     return kept

@@ -1,6 +1,7 @@
 """CLI: methods, run, sweep (JSON keys, one-line errors, atomic traces, resume)."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -151,11 +152,14 @@ def test_concurrent_sweeps_lose_nothing(tmp_path):
     procs = [subprocess.Popen(cmd + ["--seeds", s], stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
              for s in ("0-5", "3-9")]
+    recorded = 0
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
+        recorded += int(re.search(r"(\d+) run\(s\) recorded", err).group(1))
     df = _frame(out)
     assert df["key"].is_unique and sorted(df["seed"]) == list(range(10))
+    assert recorded == 10                # each run reported as recorded by one process only
 
 
 def test_module_entry_point():

@@ -25,6 +25,8 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse whose errors are one line: what is wrong and what is allowed."""
 
     def error(self, message):
+        if "unrecognized arguments" in message and "--plugin" in message:
+            message += " (--plugin goes before the command: python -m shiftbench --plugin FILE run ...)"
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -142,8 +144,9 @@ def run_main(argv):
         trace = res.trace
     else:
         s = res.summary()
-        summary = {k: (float(s[k].median()) if pd.api.types.is_numeric_dtype(s[k])
-                       and k != "seed" else s[k].iloc[0]) for k in s.columns}
+        summary = {"numbers": f"median over {runs} runs (seeds {seed}-{seed + runs - 1})"}
+        summary.update({k: (float(s[k].median()) if pd.api.types.is_numeric_dtype(s[k])
+                        and k != "seed" else s[k].iloc[0]) for k in s.columns})
         summary.update({"runs": runs, "status": s["status"].value_counts().to_dict(),
                         "wall_s": res.wall_s,
                         "runs_per_s": runs / res.wall_s if res.wall_s > 0 else None})
@@ -193,13 +196,26 @@ def parse_seeds(s):
     return list(dict.fromkeys(out))
 
 
+def _top_level_comma(spec):
+    """True when ``spec`` has a comma outside parentheses (two specs, not one)."""
+    depth = 0
+    for ch in spec:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            return True
+    return False
+
+
 def parse_grid(text):
     """'M=0.5x,1x,2x; p=0.01,0.1; gamma-factor=1,2' -> {name: [values as text]}."""
     grid = {}
     if not text:
         return grid
-    names = MM.option_names()
-    run_names = {o.name for o in MM.RUN_OPTIONS if o.cli}
+    names = {k: o for k, o in MM.option_names().items() if o.cli}
+    run_names = {o.name for o in MM.RUN_OPTIONS if o.cli and o.name != "seed"}  # --seeds
     for item in str(text).split(";"):
         item = item.strip()
         if not item:
@@ -295,6 +311,10 @@ def sweep_main(argv):
             comps = [c.strip() for c in a.compressors.split("|")]
             if any(not c for c in comps):
                 raise ValueError(f"--compressors {a.compressors!r} has an empty spec")
+            for c in comps:
+                if _top_level_comma(c):
+                    raise ValueError(f"--compressors {a.compressors!r}: separate specs with "
+                                     f"'|', not ',' (e.g. 'rand-k(q=0.1)|top-k(k=1)')")
             comps = list(dict.fromkeys(comps))
         else:
             comps = [None]
@@ -357,13 +377,16 @@ def sweep_main(argv):
                         row[k] = v
                 row = {k: _py(v) for k, v in row.items()}
                 try:
-                    store.record(keys[res.seed], row, res.trace if a.traces else None)
+                    new = store.record(keys[res.seed], row, res.trace if a.traces else None)
                 except KeyboardInterrupt:
                     bar.close()
                     print(f"{prog}: interrupted while recording; the store is consistent "
                           f"(re-run the command to resume)", file=sys.stderr)
                     return 130
-                n_run += 1
+                if new:
+                    n_run += 1
+                else:                  # a concurrent sweep recorded it first
+                    n_skip += 1
             last = res_list[-1].summary()
             bar.update(len(res_list), note=f"{m.name} {_cfg_text(mopts)}: {last['status']}")
     bar.close()

@@ -24,6 +24,7 @@ section); a new shift rule or 3PC mechanism also needs its compiled step.
 """
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -314,7 +315,12 @@ def validate(method: Method, given: dict) -> dict:
             continue                       # e.g. lag, dgd: "identity" is what they send
         if o is None:
             allowed = ", ".join(o.name for o in method.all_options)
-            raise ValueError(f"{method.name} does not take {key}; allowed: {allowed}")
+            run_names = [r.name for r in RUN_OPTIONS]
+            close = difflib.get_close_matches(
+                key, [o.name for o in method.all_options] + run_names, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ValueError(f"{method.name} does not take {key}{hint}; allowed: {allowed}; "
+                             f"run options: {', '.join(run_names)}")
         out[key] = o.validate(v)
     if "gamma" in out and "gamma_factor" in out:
         raise ValueError("give gamma or gamma_factor, not both")
@@ -359,8 +365,18 @@ def add_cli_options(ap, run_options=True, method_options=True):
                 continue
             users = [m.name for m in METHODS.values() if m.takes(name)]
             who = "" if len(users) == len(METHODS) else f" (methods: {', '.join(users)})"
+            text = o.help_text()
+            if name == "compressor":
+                # the default is each method's own: say which
+                by = {}
+                for m in METHODS.values():
+                    if m.takes(name) and m.default_compressor:
+                        by.setdefault(m.default_compressor, []).append(m.name)
+                own = "; ".join(f"{c} for {', '.join(ms)}" for c, ms in by.items())
+                text = text.replace("default: not set", f"default: {own}")
+                who = ""
             g.add_argument(o.flag, dest=name, default=None, metavar="V",
-                           help=(o.help_text() + who).replace("%", "%%"))
+                           help=(text + who).replace("%", "%%"))
     if run_options:
         g = ap.add_argument_group("run options")
         for o in RUN_OPTIONS:

@@ -186,3 +186,30 @@ class PeakMemoryMonteCarlo:
         (stride 1: 256 x 2001 x NCOL float64)."""
         ec = engine_call("diana", ridge_problem(), "rand-k(q=0.1)", iters=2000, stride=1)
         ec.many(range(256))
+
+
+class LargeD:
+    """DIANA + Rand-K(q=0.01) on the synthetic least-squares problem with
+    n = 16 workers and d = 10^6 (``lsq(n=16, d=1e6, rows=10)``, 1.3 GB of
+    data): time per iteration of the compiled engine, the floor of what an
+    iteration must move (``iteration_bytes`` over copy bandwidth, tracked)
+    and the ratio of the two.  ``python -m shiftbench.perf --kernels
+    diana/lsq-large`` reports the same row with the NumPy loop beside it."""
+    timeout = 600
+    repeat = (1, 3, 60.0)
+    number = 1
+    warmup_time = 0
+
+    def setup(self):
+        from shiftbench.perf_methods import LARGE, iteration_bytes, _copy_bandwidth
+        P = large_lsq(**LARGE)
+        self.ec = engine_call("diana", P, "rand-k(q=0.01)", iters=1)
+        self.ec.one()                                       # compile / warm up
+        self.floor = iteration_bytes(P, sparse_k=int(0.01 * P.d)) / _copy_bandwidth()
+
+    def time_diana_iteration(self):
+        self.ec.one()
+
+    def track_memory_floor_seconds(self):
+        return self.floor
+    track_memory_floor_seconds.unit = "seconds"

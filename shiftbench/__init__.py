@@ -4,7 +4,7 @@
 >>> C = sb.compressor("rand-k(q=0.1)")
 >>> y, bits = C.compress(x, seed=0)            # doctest: +SKIP
 """
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402,F401
 
 from .compressors import (compressor, Compressor, Bits, list_compressors,  # noqa: E402
                           register_compressor)

@@ -15,6 +15,7 @@ COMMANDS = {
     "sweep": ("shiftbench.harness.cli", "sweep_main", "run a grid of experiments (resumable)"),
     "problems": ("shiftbench.problems.cli", "main", "list the problems and their constants"),
     "results": ("shiftbench.store", "main", "export a results store (one row per finished run) as CSV or parquet"),
+    "plot": ("shiftbench.plot", "main", "plot run traces or sweep results (mean over seeds, band)"),
 }
 
 
@@ -26,7 +27,8 @@ def usage():
     for name, (_, _, h) in COMMANDS.items():
         lines.append(f"  {name:20s} {h}")
     lines.append("")
-    lines.append("Also: python -m shiftbench.table1, python -m shiftbench.classes, python -m shiftbench.perf")
+    lines.append("Also: python -m shiftbench.table1, python -m shiftbench.figures, "
+                 "python -m shiftbench.classes, python -m shiftbench.perf")
     return "\n".join(lines)
 
 

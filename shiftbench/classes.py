@@ -1,16 +1,16 @@
 """``python -m shiftbench.classes``: compressor classes, 3PC constants, CGD
 complexities and the Top-1 divergence example, all checked numerically.
 
-Four parts, each compared with its source (seed 004, *On biased compression
-for distributed learning*; SPEC §5 for the 3PC constants, which are
-reconstructed from the 3PC paper and not stated in the seeds):
+Four parts, each compared with its source (Beznosikov et al., *On biased compression
+for distributed learning*; for the 3PC constants, the 3PC paper of Richtarik
+et al., ICML 2022, reconstructed: its text is not among the sources):
 
 (a) **Class table.**  Every compressor of the registry (its example spec) is
     measured by Monte Carlo on the input kinds of the compressor verifier
     (:data:`shiftbench.compressors.measure.INPUT_KINDS`: Gaussian,
     heavy-tailed, Cauchy, sparse, spike, spike+floor, constant) and its
     U(zeta) / B1(alpha, beta) / B2(gamma, beta) / B3(delta) constants are
-    compared with the claims.  Then seed 004's conversion table is checked:
+    compared with the claims.  Then Beznosikov et al.'s conversion table is checked:
     for source compressors in each class, the transformed compressor (C,
     lambda C, C/beta, C/zeta) is measured and tested against the target
     class with the constants the table gives.  Two entries are read with a
@@ -18,7 +18,7 @@ reconstructed from the 3PC paper and not stated in the seeds):
     poster prints B3(1/zeta), impossible for delta >= 1), and B1(alpha, beta)
     -> B2 is checked both as printed, B2(alpha, beta^2) (informational: it
     fails for beta > 1, e.g. 2 Top-K), and as derived, B2(alpha/beta, beta).
-(b) **3PC table.**  For every mechanism of SPEC §5 the 3PC inequality
+(b) **3PC table.**  For every mechanism of the 3PC paper the 3PC inequality
     E||C_{h,y}(x) - x||^2 <= (1 - A)||h - y||^2 + B||x - y||^2 is tested on
     sampled triples (h, y, x) with the kernel the method loop runs
     (:func:`shiftbench.methods.tpc.tpc_errors`); reported: the smallest B
@@ -26,11 +26,11 @@ reconstructed from the 3PC paper and not stated in the seeds):
     B, and violations beyond ``z`` standard errors (exit 1).
 (c) **CGD table.**  CGD with the theory's step for its best claimed class
     on ``quadratic(kappa=K, n=1, d=20)``; iterations to f(x) - f* <= 1e-6
-    (f(x^0) - f*) against seed 004's complexity x log(1/eps), and the
-    log-log slopes in kappa and in the class complexity.  Plus seed 004's
+    (f(x^0) - f*) against Beznosikov et al.'s complexity x log(1/eps), and the
+    log-log slopes in kappa and in the class complexity.  Plus Beznosikov et al.'s
     Figure 2 setting: Top-5 vs Rand-5 on a quadratic and on linear
     regression.
-(d) **Divergence.**  Distributed CGD with Top-1 on seed 004's n = d = 3
+(d) **Divergence.**  Distributed CGD with Top-1 on Beznosikov et al.'s n = d = 3
     example gives x^k = (1 + 11 eta/6)^k x^0 to floating-point accuracy
     (both the Algorithm 1 engine's ``dcgd`` and this package's compiled
     distributed-CGD loop), while EF (and EF21) with the same compressor
@@ -79,7 +79,7 @@ def _f(v, nd=4):
 
 
 # ----------------------------------------------------------------------------
-# (a) class table and seed 004's conversions
+# (a) class table and Beznosikov et al.'s conversions
 
 def _measured_constants(df):
     """Worst-case constants over the inputs of a :func:`measure` frame."""
@@ -140,7 +140,7 @@ LAMBDAS = (0.5, 2.0)
 
 
 def _conversions(d):
-    """(row, source spec, target spec, target Claims, gated, note) of seed 004's table."""
+    """(row, source spec, target spec, target Claims, gated, note) of Beznosikov et al.'s table."""
     out = []
     for s in B1_SOURCES:
         cl = Compressor(s).claims(d)
@@ -362,7 +362,7 @@ def _slope(x, y):
 
 def cgd_table(kappas=(10, 30, 100, 300), d=20, eps=1e-6, seeds=(0, 1, 2, 3), specs=CGD_SPECS,
               max_iter=400000):
-    """CGD iterations to a relative f-gap eps vs seed 004's complexities.
+    """CGD iterations to a relative f-gap eps vs Beznosikov et al.'s complexities.
 
     For each compressor and kappa: CGD with the theory's step (best claimed
     class, :func:`shiftbench.methods.theory.cgd`) on
@@ -497,7 +497,8 @@ def _print_table(df, cols, fmt=None):
 
 def main(argv=None):
     ap = _Parser(prog="python -m shiftbench.classes",
-                 description="Compressor classes (seed 004), 3PC constants (SPEC §5), CGD "
+                 description="Compressor classes (Beznosikov et al.), 3PC constants (3PC "
+                             "paper), CGD "
                              "complexities and the Top-1 divergence example, checked "
                              "numerically.  Exit 0 only if every check passes.")
     ap.add_argument("--quick", action="store_true", help="fewer trials and kappas (~3x faster)")
@@ -558,7 +559,7 @@ def main(argv=None):
     show["B3 delta"] = [pair(c, m) for c, m in zip(ct["b3_claimed"], ct["b3_measured"])]
     _print_table(show, ["spec", "kind", "U zeta", "B1 alpha", "B1/B2 beta", "B2 gamma",
                         "B3 delta", "ok"])
-    print("\n    seed 004 conversion table (target constants from the source's claims; "
+    print("\n    Beznosikov et al. conversion table (target constants from the source's claims; "
           "measured on the transformed compressor)")
     _print_table(conv, ["entry", "source", "target", "measured", "ok", "gated", "note"])
     bad = conv[~conv["ok"]]
@@ -582,9 +583,10 @@ def main(argv=None):
     g = cg[cg["kappa"] == k0]
     print(f"    slope of log(iterations) in log(complexity) across compressors at kappa = {k0}: "
           f"{_f(_slope(g['complexity'], g['iterations']))} (the bound's: 1)")
-    print("\n    seed 004 Figure 2 setting: CGD, Top-5 vs Rand-5 (theory steps)")
+    print("\n    Beznosikov et al. Figure 2 setting: CGD, Top-5 vs Rand-5 (theory steps)")
     _print_table(f2, ["problem", "compressor", "kappa", "gamma_L", "iterations", "bits", "status"])
-    print("\n(d) seed 004 divergence example (n = d = 3, Top-1): x^k = (1 + 11 eta/6)^k x^0")
+    print("\n(d) Beznosikov et al. divergence example (n = d = 3, Top-1): "
+          "x^k = (1 + 11 eta/6)^k x^0")
     _print_table(dv, ["eta", "k", "growth", "max_rel_err_x (tpc dcgd)",
                       "max_rel_err_norm (engine dcgd)", "tolerance", "ef_status",
                       "ef_iterations", "ef21_iterations", "ok"])

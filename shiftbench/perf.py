@@ -82,6 +82,10 @@ class Case:
         to skip it); ``None`` means "measure one call at a small d first".
     numpy_vec : callable, optional
         An idiomatic vectorised NumPy baseline (not bit-identical).
+    floor : callable, optional
+        What the kernel cannot avoid, timed alone (method rows: the n local
+        gradients and the n compressor calls of the same iterations); gives
+        ``floor_seconds`` and ``ratio_to_floor``.
     info : dict
         Extra JSON fields (e.g. ``bits``).
     """
@@ -91,6 +95,7 @@ class Case:
     reference: Optional[Callable[[], object]] = None
     reference_cost: Optional[float] = None
     numpy_vec: Optional[Callable[[], object]] = None
+    floor: Optional[Callable[[], object]] = None
     info: dict = field(default_factory=dict)
 
 
@@ -118,6 +123,7 @@ class Entry:
     variant: str = "dense"
     kind: str = "compressor"
     reference_scale: Optional[Callable[[int], float]] = None
+    default: bool = True          # False: only when selected with --kernels (slow rows)
 
     @property
     def name(self):
@@ -310,6 +316,8 @@ def measure(case, d, repeat=7, min_time=0.005, budget=1.0, ref_cost=None,
         fns["api_seconds"] = case.api
     if case.numpy_vec is not None:
         fns["numpy_vec_seconds"] = case.numpy_vec
+    if case.floor is not None:
+        fns["floor_call_seconds"] = case.floor
     # warm-up: compiles everything before any timing
     numbers = {k: _number(f, min_time) for k, f in fns.items()}
     best = {k: math.inf for k in fns}
@@ -352,12 +360,21 @@ def _finish(row):
     row["speedup_vs_numpy"] = ns / s if ns is not None else None
     nv = row.get("numpy_vec_seconds")
     row["speedup_vs_numpy_vec"] = nv / s if nv is not None else None
+    fl = row.pop("floor_call_seconds", None)
+    if fl is not None:
+        k = row.get("iters_per_call") or 1
+        row["floor_seconds"] = fl / k              # per iteration
+        row["seconds_per_iter"] = s / k
+        row["ratio_to_floor"] = s / fl
+    mem = row.get("memory_floor_seconds")
+    if mem:
+        row["ratio_to_memory_floor"] = s / (row.get("iters_per_call") or 1) / mem
     return row
 
 
 def _select(entries, names):
     if not names:
-        return list(entries)
+        return [e for e in entries if e.default]
     out = []
     for want in names:
         w = want.strip()
@@ -425,7 +442,8 @@ def run(ds, names=None, repeat=7, min_time=0.005, budget=1.0, with_reference=Tru
                     calib = (d_cal, time.perf_counter() - t0)
             except Exception:
                 pass
-        for d in sorted(ds):
+        # method rows run on fixed problems: once, whatever --d
+        for d in (sorted(ds) if e.kind != "method" else sorted(ds)[:1]):
             pred = None
             if calib is not None:
                 pred = calib[1] * scale(d) / scale(calib[0])
@@ -469,19 +487,42 @@ def _fmt_x(v, nd=2):
     return "-" if v is None else f"{v:.{nd}f}"
 
 
-HEADER = (f"{'kernel':38s} {'d':>9s} {'kernel':>9s} {'copy':>9s} {'k/copy':>7s} "
-          f"{'api/copy':>8s} {'numpy':>9s} {'speedup':>8s} {'np-vec':>9s} {'vs vec':>7s}")
+NAME_W = 44
+HEADER = (f"{'kernel':{NAME_W}s} {'n':>4s} {'d':>9s} {'kernel':>9s} {'copy':>9s} {'k/copy':>7s} "
+          f"{'api/copy':>8s} {'numpy':>9s} {'speedup':>8s} {'np-vec':>9s} {'vs vec':>7s} "
+          f"{'floor/it':>9s} {'k/floor':>7s}")
 
 
 def _line(r):
-    if "error" in r:
-        return f"{r['kernel'][:38]:38s} {r['d']:>9d}  {r['error']}"
     name = r["kernel"] if r["variant"] == "dense" else f"{r['kernel']} [{r['variant']}]"
-    return (f"{name[:38]:38s} {r['d']:>9d} {_fmt_s(r['seconds']):>9s} "
+    w = max(NAME_W, len(name))
+    n = str(r.get("n", "")) if r.get("n") is not None else "-"
+    if "error" in r:
+        return f"{name:{w}s} {n:>4s} {r['d']:>9d}  {r['error']}"
+    return (f"{name:{w}s} {n:>4s} {r['d']:>9d} {_fmt_s(r['seconds']):>9s} "
             f"{_fmt_s(r['copy_seconds']):>9s} {_fmt_x(r['ratio_to_copy']):>7s} "
             f"{_fmt_x(r.get('api_ratio_to_copy')):>8s} {_fmt_s(r['numpy_seconds']):>9s} "
             f"{_fmt_x(r['speedup_vs_numpy'], 1):>8s} {_fmt_s(r.get('numpy_vec_seconds')):>9s} "
-            f"{_fmt_x(r['speedup_vs_numpy_vec'], 1):>7s}")
+            f"{_fmt_x(r['speedup_vs_numpy_vec'], 1):>7s} {_fmt_s(r.get('floor_seconds')):>9s} "
+            f"{_fmt_x(r.get('ratio_to_floor')):>7s}" + _mc_text(r) + _mem_text(r))
+
+
+def _mem_text(r):
+    """Large-d rows: bytes an iteration must move over copy bandwidth."""
+    if r.get("memory_floor_seconds") is None:
+        return ""
+    return (f"  memory floor {_fmt_s(r['memory_floor_seconds'])}/it "
+            f"({r['bytes_per_iter'] / 1e9:.2f} GB at {r['copy_bandwidth'] / 1e9:.1f} GB/s): "
+            f"x{r['ratio_to_memory_floor']:.2f}")
+
+
+def _mc_text(r):
+    """Monte-Carlo rows: throughput and the parallel speed-up (median of rounds)."""
+    if r.get("mc_runs_per_s") is None:
+        return ""
+    return (f"  runs/s {r['mc_runs_per_s']:.0f} parallel vs {r['seq_runs_per_s']:.0f} "
+            f"sequential: x{r['parallel_speedup']:.2f} on {r['threads']} threads "
+            f"(median of {r['mc_rounds']} rounds)")
 
 
 def environment():
@@ -532,6 +573,9 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true",
                     help="small run for smoke tests: d = 1e3,1e4, 2 rounds")
     ap.add_argument("--json", action="store_true", help="print a JSON list of rows")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                    help="cuda: the GPU rows (shiftbench.gpu.perf: kernels against a device "
+                         "copy, the loops against the CPU engine)")
     a = ap.parse_args(argv)
     if a.repeat < 1:
         raise SystemExit("perf: --repeat must be >= 1")
@@ -546,6 +590,12 @@ def main(argv=None):
         except ModuleNotFoundError as err:
             if mod in a.plugin or err.name != mod:
                 raise
+    if a.device == "cuda":
+        try:
+            from .gpu import perf as gpu_perf
+        except ValueError as err:
+            raise SystemExit(f"perf: {err}") from None
+        names = gpu_perf.select(names)
     if not a.json:
         env = environment()
         print("# " + ", ".join(f"{k}={v}" for k, v in env.items()))

@@ -28,8 +28,11 @@ Rows (``kind = "method"``)
     overhead: read it as "iteration cost in ~100 ns units", not bandwidth).
     ``api_seconds``: the user-facing ``shiftbench.run(..., iters=K)`` (setup,
     theory, DataFrame trace included).
-    ``info``: ``iters_per_call`` (K), ``problem``, ``problem_n``,
-    ``problem_d``, ``compressor``.
+    ``floor_seconds`` (per iteration): the n local gradients and the n
+    calls of the method's first compressor, timed alone in the same rounds
+    (:func:`floor_call`); ``ratio_to_floor`` = engine / floor.
+    ``info``: ``iters_per_call`` (K), ``problem``, ``n``, ``d`` (the
+    problem's real sizes), ``compressor``.
 
 ``monte-carlo diana/ridge`` (variant ``"<R> seeds x <K> iters"``)
     ``seconds``: one :func:`shiftbench.methods.engine.run_many` call (R
@@ -42,8 +45,8 @@ Rows (``kind = "method"``)
     ``numpy_seconds`` would be R sequential NumPy loops; it is normally
     skipped by ``--budget`` (its predicted cost is given).
 
-The method rows are on fixed problems: the ``d`` column is the sweep's
-``--d`` (the rows repeat at each d; ``problem_d`` is the real dimension).
+The method rows are on fixed problems: their ``n`` and ``d`` columns are the
+problem's (the rows do not depend on ``--d``).
 ``python -m shiftbench.perf --kernels "diana/ridge"`` selects one row.
 """
 from __future__ import annotations
@@ -53,6 +56,10 @@ import time
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
+
+from .compressors.kernels import apply_program
+from .problems.base import local_grad
 
 __all__ = ["engine_call", "numpy_loop", "large_lsq", "ridge_problem", "mc_throughput",
            "ITERS_RIDGE", "MC_SEEDS", "MC_ITERS", "perf_methods"]
@@ -80,54 +87,11 @@ def ridge_problem(seed=0):
 
 @lru_cache(maxsize=None)
 def large_lsq(n=100, d=10000, rows=10, seed=0):
-    """A least-squares problem with n workers of ``rows`` rows each in R^d.
-
-    f_i(x) = n/2 ||A_i x - b_i||^2 + lam/2 ||x||^2 (ridge's scaling, so
-    f = 1/2 ||A x - b||^2 + lam/2 ||x||^2), A with i.i.d. N(0, 1/d) entries,
-    b = A x_true + 0.01 noise, lam = 1/(n rows), x0 ~ N(0, 1).
-
-    :func:`shiftbench.problems.lsq_problem` would form n dense d x d
-    Hessians (8 GB each at d = 10^4), so the exact constants are computed
-    here from N x N Gram matrices (N = n rows = 1000 << d): L_i =
-    n lambda_max(A_i A_i^T) + lam, L = lambda_max(A A^T) + lam, mu = lam
-    (N < d: the data term is rank deficient), x* = A^T y with
-    (A A^T + lam I) y = b, and L_+^2 = lambda_max((1/n) sum H_i^2) =
-    lambda_max(B^{1/2} A A^T B^{1/2}) + lam^2 with B = blockdiag((n^2
-    A_i A_i^T + 2 n lam I) / n).
-    """
-    from .problems.base import LSQ, Problem
-    n, d, rows = int(n), int(d), int(rows)
-    rng = np.random.default_rng(seed)
-    N = n * rows
-    A = rng.standard_normal((N, d)) / math.sqrt(d)
-    xt = rng.standard_normal(d)
-    b = A @ xt + 0.01 * rng.standard_normal(N)
-    offsets = np.arange(0, N + 1, rows, dtype=np.int64)
-    scale = np.full(n, float(n))
-    lam = 1.0 / N
-    x0 = rng.standard_normal(d)
-    K = A @ A.T                                          # N x N Gram
-    L = float(np.linalg.eigvalsh(K)[-1]) + lam
-    L_i = np.array([n * np.linalg.eigvalsh(K[o:o + rows, o:o + rows])[-1] + lam
-                    for o in offsets[:-1]])
-    y = np.linalg.solve(K + lam * np.eye(N), b)
-    xs = A.T @ y
-    res = A @ xs - b
-    gs = np.empty((n, d))
-    for i, o in enumerate(offsets[:-1]):
-        gs[i] = n * (A[o:o + rows].T @ res[o:o + rows]) + lam * xs
-    fs = 0.5 * float(res @ res) + 0.5 * lam * float(xs @ xs)
-    Bh = np.zeros((N, N))                                # B^{1/2}, block diagonal
-    for o in offsets[:-1]:
-        Ki = K[o:o + rows, o:o + rows]
-        w, V = np.linalg.eigh((n * n * Ki + 2 * n * lam * np.eye(rows)) / n)
-        Bh[o:o + rows, o:o + rows] = (V * np.sqrt(np.maximum(w, 0.0))) @ V.T
-    L_plus = math.sqrt(float(np.linalg.eigvalsh(Bh @ K @ Bh)[-1]) + lam * lam)
-    name = f"lsq(n={n}, d={d}, rows={rows}, seed={seed})"
-    return Problem(name=name, kind=LSQ, A=np.ascontiguousarray(A), b=b, offsets=offsets,
-                   scale=scale, lam=lam, L=L, L_i=L_i, mu=lam, x0=x0, x_star=xs,
-                   f_star=fs, grad_star=np.ascontiguousarray(gs), L_plus=L_plus,
-                   meta={"family": "perf large lsq", "constants": "exact via Gram matrices"})
+    """The registered ``lsq(n, d, rows, seed)`` problem
+    (:func:`shiftbench.problems.lsq`: n workers of ``rows`` rows in R^d,
+    exact constants from N x N Gram matrices), built once per process."""
+    from .problems import make
+    return make(f"lsq(n={int(n)}, d={int(d)}, rows={int(rows)}, seed={int(seed)})")
 
 
 # ----------------------------------------------------------------------------
@@ -221,27 +185,77 @@ def numpy_loop(ec, compressor="rand-k(q=0.1)", seed=0):
     return loop
 
 
-def mc_throughput(ec, seeds, rounds=3):
+def mc_throughput(ec, seeds, rounds=5):
     """Parallel (``run_many``) vs sequential (``run_one`` per seed) time of
-    one Monte-Carlo batch: min over interleaved rounds (call once first to
-    compile).  Returns a dict of runs/s, iterations/s and the speed-up."""
+    one Monte-Carlo batch over interleaved rounds (call once first to
+    compile): the speed-up is the median over rounds of the per-round ratio,
+    the throughputs the median of the rounds' times."""
     import numba
     seeds = list(seeds)
-    par = seq = math.inf
+    pars, seqs = [], []
     for _ in range(rounds):
         t0 = time.perf_counter()
         ec.many(seeds)
-        par = min(par, time.perf_counter() - t0)
+        pars.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         for s in seeds:
             ec.one(s)
-        seq = min(seq, time.perf_counter() - t0)
+        seqs.append(time.perf_counter() - t0)
+    par, seq = float(np.median(pars)), float(np.median(seqs))
     R, K = len(seeds), ec.iters
     return {"mc_seeds": R, "mc_iters": K, "threads": numba.get_num_threads(),
-            "mc_seconds": par, "seq_seconds": seq,
+            "mc_seconds": par, "seq_seconds": seq, "mc_rounds": rounds,
             "mc_runs_per_s": R / par, "mc_iters_per_s": R * K / par,
             "seq_runs_per_s": R / seq, "seq_iters_per_s": R * K / seq,
-            "parallel_speedup": seq / par}
+            "parallel_speedup": float(np.median(np.array(seqs) / np.array(pars)))}
+
+
+# ----------------------------------------------------------------------------
+# floors: what an iteration cannot avoid, timed alone
+
+@njit(cache=True)
+def _gradients(pd, K, G):
+    """K iterations' worth of the n local gradients at x^0."""
+    n = pd.off.size - 1
+    s = 0.0
+    for _ in range(K):
+        for i in range(n):
+            s += local_grad(pd.kind, pd.A, pd.b, pd.off, pd.scale, pd.lam, i, pd.x0, G[i])
+    return s
+
+
+@njit(cache=True)
+def _compressions(prog, K, X, out, rng, regs, iwork, mark):
+    """K iterations' worth of the n compressor calls (worker i's program on X[i])."""
+    n = X.shape[0]
+    b = 0.0
+    for _ in range(K):
+        for i in range(n):
+            bf, bv = apply_program(prog, i, X[i], out, rng[i], regs, iwork, mark)
+            b += bf
+    return b
+
+
+def floor_call(ec):
+    """A no-argument callable timing the floor of ``ec``'s K iterations: the
+    n local gradients plus the n calls of its first compressor role."""
+    from . import _rng
+    from .compressors.kernels import IWORK_EXTRA
+    P, K = ec.P, ec.iters
+    n, d = P.n, P.d
+    G = np.empty((n, d))
+    prog = ec.build.programs[0]
+    X = np.ascontiguousarray(np.random.default_rng(3).standard_normal((n, d)))
+    out = np.empty(d)
+    rng = np.stack([_rng.new_state(0, i) for i in range(n)])
+    regs = np.zeros((max(ec.nreg, 1), d))
+    iwork = np.zeros(d + IWORK_EXTRA, np.int64)
+    mark = np.zeros(d, np.uint8)
+
+    def floor():
+        _gradients(ec.pd, K, G)
+        _compressions(prog, K, X, out, rng, regs, iwork, mark)
+    return floor
 
 
 # ----------------------------------------------------------------------------
@@ -272,8 +286,9 @@ def _iteration_entry(method, compressor=None, iters=ITERS_RIDGE, **options):
             api=lambda: run_api(method, P, compressor, iters=iters, eps=0.0, stride=iters,
                                 **opts),
             reference=numpy_loop(ec),
-            info={"iters_per_call": iters, "problem": P.name, "problem_n": P.n,
-                  "problem_d": P.d, "compressor": ec.params.get("compressor"),
+            floor=floor_call(ec),
+            info={"iters_per_call": iters, "problem": P.name, "n": P.n, "d": P.d,
+                  "compressor": ec.params.get("compressor"),
                   "gamma": ec.params.get("gamma")})
     from .perf import Entry
     return Entry(f"{method}/ridge", make, variant=f"{iters} iters", kind="method",
@@ -289,8 +304,8 @@ def _mc_entry(method="diana", compressor="rand-k(q=0.1)", seeds=MC_SEEDS, iters=
         ec.one()
         ec.many(range(seeds))                                    # compile / warm up
         info = mc_throughput(ec, range(seeds))
-        info.update({"problem": P.name, "problem_n": P.n, "problem_d": P.d,
-                     "compressor": compressor})
+        info.update({"problem": P.name, "n": P.n, "d": P.d, "compressor": compressor,
+                     "iters_per_call": iters * seeds})
         loop = numpy_loop(ec)
         per_loop = 3e-5 * P.n * iters                            # ~30 us per worker-iteration
 
@@ -307,6 +322,59 @@ def _mc_entry(method="diana", compressor="rand-k(q=0.1)", seeds=MC_SEEDS, iters=
                  kind="method", reference_scale=lambda d: 1.0)
 
 
+LARGE = dict(n=16, d=1_000_000, rows=10)     # the large-d row (issue: n = 16, d = 10^6)
+LARGE_ITERS = 3
+
+
+def iteration_bytes(P, sparse_k=None):
+    """Bytes an Algorithm 1 iteration must move on problem ``P``: the data
+    read twice (A_i x^k, then A_i^T r_i: a row of length d does not stay in
+    cache between the two), x^k read once per worker, every shift h_i read
+    and written, the master's x^k and mean shift read and written, and the
+    messages (K values and indices each when ``sparse_k``, else d values)."""
+    n, d = P.n, P.d
+    data = 2 * P.A.nbytes + P.b.nbytes
+    msg = n * (12 * sparse_k if sparse_k else 8 * d)
+    return data + n * 8 * d + n * 2 * 8 * d + 4 * 8 * d + msg
+
+
+def _copy_bandwidth(nbytes=1 << 28):
+    """Bytes per second of np.copyto on a large array (read + write counted)."""
+    src = np.ones(nbytes // 8)
+    dst = np.empty_like(src)
+    best = math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * src.nbytes / best
+
+
+def _large_entry(method="diana", compressor="rand-k(q=0.01)", iters=LARGE_ITERS):
+    def make(_d):
+        from .harness.run import run as run_api
+        from .perf import Case
+        P = large_lsq(**LARGE)
+        ec = engine_call(method, P, compressor, iters=iters)
+        ec.one()                                                 # compile / warm up
+        k = int(round(0.01 * P.d))
+        nbytes = iteration_bytes(P, sparse_k=k)
+        bw = _copy_bandwidth()
+        loop = numpy_loop(ec)
+        return Case(
+            kernel=ec.one,
+            copy=_copy_k(P.d, iters),
+            api=lambda: run_api(method, P, compressor, iters=iters, eps=0.0, stride=iters),
+            reference=loop, reference_cost=None,
+            floor=floor_call(ec),
+            info={"iters_per_call": iters, "problem": P.name, "n": P.n, "d": P.d,
+                  "compressor": compressor, "bytes_per_iter": nbytes,
+                  "copy_bandwidth": bw, "memory_floor_seconds": nbytes / bw})
+    from .perf import Entry
+    return Entry(f"{method}/lsq-large", make, variant=f"{iters} iters", kind="method",
+                 reference_scale=lambda d: 1.0, default=False)
+
+
 def _perf_modules():
     """The perf module whose ``ENTRIES`` the report reads."""
     from . import perf
@@ -318,6 +386,7 @@ def _register():
     mine = [_iteration_entry("diana", "rand-k(q=0.1)")]
     mine += [_iteration_entry(m) for m in names if m != "diana"]
     mine.append(_mc_entry())
+    mine.append(_large_entry())
     for mod in _perf_modules():
         have = {e.name for e in mod.ENTRIES}
         for e in mine:

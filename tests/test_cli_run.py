@@ -188,7 +188,7 @@ def test_ctrl_c_keeps_the_partial_trace(tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "shiftbench", "run", "--method", "diana",
                           "--iters", "1000000000000", "--eps", "0", "--stride", "1000000000",
                           "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+                         text=True, env=dict(os.environ, SHIFTBENCH_PROGRESS="0"))
     time.sleep(6.0)                      # import + cached compile, then the loop runs
     t0 = time.monotonic()
     p.send_signal(signal.SIGINT)

@@ -66,6 +66,29 @@ def test_local_grad_matches_reference(prob):
                            atol=1e-11 * (1 + np.abs(ref.grad(prob, x)).max()))
 
 
+
+@pytest.mark.parametrize("kind", [LSQ, LOGREG, LOGREG_NC])
+@pytest.mark.parametrize("d", [1, 13, 80, 1100])
+def test_local_grad_every_block_shape(kind, d):
+    """Worker blocks of 0..19 rows cover every path of the blocked kernel
+    (8-row blocks when d >= WIDE_D, 4-row blocks, the 2- and 1-row tails),
+    with large |a_j^T x| on both sides of the logistic branch."""
+    from shiftbench.problems import Problem
+    from shiftbench.problems.base import WIDE_D
+    assert 1100 >= WIDE_D > 80
+    rng = np.random.default_rng(d)
+    sizes = np.arange(20)
+    off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    A = rng.standard_normal((off[-1], d)) * 3.0 / math.sqrt(d)
+    b = rng.choice([-1.0, 1.0], off[-1]) if kind != LSQ else rng.standard_normal(off[-1])
+    p = Problem("t", kind, A, b, off, rng.uniform(0.5, 2.0, sizes.size), 0.3, 1.0,
+                np.ones(sizes.size), 0.0, np.zeros(d))
+    for x in (rng.standard_normal(d), 10.0 * rng.standard_normal(d)):
+        for i in range(p.n):
+            g, gr = p.grad_i(i, x), ref.grad_i(p, i, x)
+            assert np.allclose(g, gr, rtol=1e-12, atol=1e-12 * (1 + np.abs(gr).max())), i
+            assert p.f_i(i, x) == pytest.approx(ref.f_i(p, i, x), rel=1e-12, abs=1e-12)
+
 def test_gradient_finite_differences(prob):
     x = _points(prob, 1, seed=5)[0]
     h = 1e-6 * (1 + np.linalg.norm(x) / math.sqrt(prob.d))
@@ -168,6 +191,9 @@ def test_quadratic_lmax_ratio():
     assert p.kappa == pytest.approx(30, rel=1e-9)
     with pytest.raises(ValueError, match="lmax_ratio"):
         quadratic(n=3, d=4, lmax_ratio=50)
+    assert quadratic(n=3, d=4, lmax_ratio=3).L_max == pytest.approx(3.0, rel=1e-13)
+    with pytest.raises(ValueError, match=r"allowed 1 <= lmax_ratio <= n = 1"):
+        quadratic(n=1, d=4, lmax_ratio=1.5)
 
 
 @pytest.mark.parametrize("kw,msg", [({"kappa": 0.5}, "kappa"), ({"hetero": -1}, "hetero"),
@@ -178,7 +204,7 @@ def test_quadratic_bad_parameters(kw, msg):
 
 
 # ----------------------------------------------------------------------------
-# ridge (001 §4)
+# ridge (Shulgin & Richtárik, UAI 2022, §4)
 
 def test_ridge_matches_paper_setup():
     from sklearn.datasets import make_regression
@@ -216,10 +242,13 @@ def test_reproducibility():
         assert not np.array_equal(a.A, c.A) or not np.array_equal(a.x0, c.x0)
 
 
-def test_ridge_needs_sklearn(monkeypatch):
+def test_ridge_does_not_need_sklearn(monkeypatch):
+    """ridge builds without scikit-learn (its make_regression is reproduced)."""
+    ref = ridge(seed=0)
+    monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r'pip install "shiftbench\[data\]"'):
-        ridge(seed=0)
+    P = ridge(seed=0)
+    np.testing.assert_array_equal(P.A, ref.A)
 
 
 # ----------------------------------------------------------------------------
@@ -322,7 +351,7 @@ def test_real_convex_x_star():
 
 
 # ----------------------------------------------------------------------------
-# seed 004's divergence example
+# the divergence example of Beznosikov et al., On biased compression
 
 @pytest.mark.parametrize("t", [1.0, -0.5, 3.0])
 @pytest.mark.parametrize("eta", [0.01, 0.1, 0.5])
@@ -403,7 +432,7 @@ def test_make_names_round_trip_and_overrides():
 def test_list_problems_and_examples_build():
     rows = list_problems()
     assert [r["name"] for r in rows] == ["ridge", "quadratic", "logreg", "logreg-nc",
-                                         "divergence3"]
+                                         "divergence3", "lsq"]
     for r in rows:
         e, _ = parse(r["example"])
         assert e.name == r["name"]
@@ -543,24 +572,38 @@ def test_problem_from_arrays_sparse_and_lists():
 
 
 # ----------------------------------------------------------------------------
-# quadratic at large d: O(n d^3), not O(n d^4)
+# quadratic: closed-form constants (no eigen-solve), large d
 
 def test_quadratic_roots_match_the_definition():
-    from shiftbench.problems.quadratic import _local_roots, _mixers, _orthogonal
-    rng = np.random.default_rng(0)
-    n, d, t = 3, 6, 0.4
-    Q = _orthogonal(rng, d)
-    Hh = (Q * np.sqrt(np.linspace(0.1, 1, d))) @ Q.T
-    P, w = _mixers(rng, n, d, Q[:, -1])
-    A = _local_roots(Hh, P, w, t)
-    for i in range(n):
-        Ai = A[i * d:(i + 1) * d]
-        M = (1 - t) * np.eye(d) + t * (P * w[i]) @ P.T
-        assert np.allclose(Ai.T @ Ai, Hh @ M @ Hh, atol=1e-13)
+    """A_i^T A_i = Q diag(lambda m_i^2) Q^T with mean lambda, and the closed-form
+    constants equal dense eigen-solves / solves of the stored data."""
+    from shiftbench.problems.quadratic import _spectrum
+    for kw in ({"hetero": 0.7}, {"lmax_ratio": 3.0}, {"lmax_ratio": 4.0, "interp": 1},
+               {"hetero": 3.0, "kappa": 1.0}):
+        p = quadratic(n=4, d=9, seed=11, L=3.0, **{"kappa": 50.0, **kw})
+        lamb = _spectrum(p.meta["kappa_target"], 9, 3.0)
+        Hs = [ref.hessian_i(p, i) for i in range(4)]
+        ev = np.linalg.eigvalsh(sum(Hs) / 4)
+        assert np.allclose(ev, lamb, rtol=1e-12)
+        t = p.meta["mixing_t"]
+        for H in Hs:                       # same eigenvectors as the mean
+            assert np.allclose(H @ (sum(Hs) / 4), (sum(Hs) / 4) @ H, atol=1e-12)
+            e = np.linalg.eigvalsh(H)
+            assert e[0] >= (1 - t) * lamb[0] - 1e-12 * lamb[-1]
+        c = ref.constants(p)
+        assert p.L == pytest.approx(c["L"], rel=1e-13) and p.mu == pytest.approx(c["mu"], rel=1e-12)
+        assert np.allclose(p.L_i, c["L_i"], rtol=1e-13)
+        assert p.L_plus == pytest.approx(c["L_plus"], rel=1e-13)
+        assert p.L_max / p.L == pytest.approx(1 + t * 3, rel=1e-13)
+        xs = ref.x_star_lsq(p)
+        assert np.allclose(p.x_star, xs, rtol=1e-11, atol=1e-13)
+        assert p.f_star == pytest.approx(ref.f(p, xs), rel=1e-11, abs=1e-15)
+        gs = np.array([ref.grad_i(p, i, p.x_star) for i in range(4)])
+        assert np.allclose(p.grad_star, gs, atol=1e-12)
 
 
 def test_quadratic_large_d_exact_constants():
-    p = quadratic(kappa=100, n=3, d=300, hetero=1, seed=1)      # was O(n d^4)
+    p = quadratic(kappa=100, n=3, d=300, hetero=1, seed=1)      # closed-form constants
     assert p.L == pytest.approx(1.0, rel=1e-12) and p.kappa == pytest.approx(100, rel=1e-10)
     assert np.linalg.norm(p.grad(p.x_star)) < 1e-10
 
@@ -572,10 +615,61 @@ def test_quadratic_huge_d_is_a_memory_error():
     assert "\n" not in str(e.value)
 
 
+
+# ----------------------------------------------------------------------------
+# lsq: the synthetic least squares for speed work (constants via Gram matrices)
+
+@pytest.mark.parametrize("n,d,rows,lam", [(3, 40, 4, None), (5, 200, 7, 0.3),
+                                          (4, 8, 2, None), (3, 5, 4, 0.01), (1, 9, 3, None)])
+def test_lsq_constants_match_dense_solves(n, d, rows, lam):
+    """N < d (Gram path), N = d and N > d (dense path) against eigen-solves of
+    the d x d Hessians and a dense solve of the normal equations."""
+    from shiftbench.problems import lsq
+    p = lsq(n=n, d=d, rows=rows, seed=7, lam=lam)
+    c = ref.constants(p)
+    assert p.n == n and p.d == d and p.A.shape == (n * rows, d)
+    assert p.lam == (1.0 / (n * rows) if lam is None else lam)
+    assert p.L == pytest.approx(c["L"], rel=1e-11)
+    assert p.mu == pytest.approx(max(c["mu"], p.lam), rel=1e-9)
+    assert np.allclose(p.L_i, c["L_i"], rtol=1e-11)
+    assert p.L_plus == pytest.approx(c["L_plus"], rel=1e-11)
+    xs = ref.x_star_lsq(p)
+    assert np.allclose(p.x_star, xs, rtol=1e-9, atol=1e-11 * np.abs(xs).max())
+    assert p.f_star == pytest.approx(ref.f(p, xs), rel=1e-12)
+    gs = np.array([ref.grad_i(p, i, p.x_star) for i in range(n)])
+    assert np.allclose(p.grad_star, gs, rtol=1e-9, atol=1e-12 * (1 + np.abs(gs).max()))
+    assert np.linalg.norm(p.grad(p.x_star)) < 1e-12 * (1 + np.abs(gs).max())
+
+
+def test_lsq_spec_names_and_reproducibility():
+    p = make("lsq(n=2, d=30, rows=3, seed=1)")
+    assert p.name == "lsq(n=2, d=30, rows=3, seed=1)"
+    q = make(p.name)
+    assert np.array_equal(p.A, q.A) and np.array_equal(p.b, q.b) and np.array_equal(p.x0, q.x0)
+    r = make("large-lsq(n=2, d=30, rows=3, seed=2)")
+    assert not np.array_equal(p.A, r.A)
+    # entries uniform with variance 1/d: rows of squared norm ~1
+    big = make("lsq(n=4, d=5000, rows=5)")
+    assert np.abs(big.A).max() <= math.sqrt(3.0 / 5000) * (1 + 1e-12)
+    assert np.mean(np.sum(big.A ** 2, axis=1)) == pytest.approx(1.0, abs=0.05)
+    assert big.meta["memory_bytes"] == big.A.nbytes + big.b.nbytes
+
+
+@pytest.mark.parametrize("spec,msg", [
+    ("lsq(d=1e9)", r"lsq\(d=1000000000\): the data .* needs .* of memory, but only"),
+    ("lsq(lam=0)", "lam must be a finite number in"),
+    ("lsq(rows=0)", "rows must be an integer in"),
+    ("lsq(n=2, d=3, rows=1e9)", "needs .* of memory"),
+])
+def test_lsq_errors(spec, msg):
+    with pytest.raises(ValueError, match=msg) as e:
+        make(spec)
+    assert "\n" not in str(e.value)
+
 def test_memory_limit_env(monkeypatch):
     monkeypatch.setenv("SHIFTBENCH_MEMORY_LIMIT", "1e5")
     with pytest.raises(ValueError, match="needs .* of memory, but only 97.7 KiB"):
-        quadratic(d=40, n=2)
+        quadratic(d=60, n=2)
     with pytest.raises(ValueError, match="synthetic data 1000 x 20 needs"):
         make("logreg(synthetic=1)")
     monkeypatch.setenv("SHIFTBENCH_MEMORY_LIMIT", "lots")
@@ -699,3 +793,14 @@ def test_random_specs_build_or_one_line_value_error(spec):
         make(spec)
     except ValueError as e:
         assert "\n" not in str(e) and str(e)
+
+
+@pytest.mark.parametrize("m,d,seed", [(100, 80, 0), (100, 80, 3), (37, 5, 11), (20, 64, 2)])
+def test_ridge_data_equals_sklearn_make_regression(m, d, seed):
+    """ridge's NumPy copy of make_regression gives scikit-learn's arrays exactly."""
+    skd = pytest.importorskip("sklearn.datasets")
+    from shiftbench.problems.ridge import make_regression
+    A, y = make_regression(n_samples=m, n_features=d, random_state=seed)
+    A2, y2 = skd.make_regression(n_samples=m, n_features=d, random_state=seed)
+    np.testing.assert_array_equal(A, A2)
+    np.testing.assert_array_equal(y, y2)

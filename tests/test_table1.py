@@ -215,13 +215,92 @@ def test_grid_covers_table1():
     assert all(c.interp == 1 for c in sc if c.row in ("DCGD-FIXED", "GDCI"))
 
 
-def test_progress_bar_silent_off_tty(capsys):
+def test_progress_reporter_modes(monkeypatch):
     import io
+    from shiftbench import progress as PG
+    # off a terminal: one plain line per interval (0 here: every update), a final line
     buf = io.StringIO()
-    p = T1.Progress(3, buf)
-    p.step("a")
+    with PG.Progress(3, "t1", stream=buf, interval=0.0) as p:
+        p.update(note="a")
+        p.update(2)
+    lines = buf.getvalue().splitlines()
+    assert lines[0].startswith("t1: 1/3 (33%)") and "[a]" in lines[0]
+    assert lines[-1].startswith("t1: 3/3 (100%)") and lines[-1].endswith("done")
+    assert "\r" not in buf.getvalue()
+    # long interval: nothing until close, and close prints nothing if nothing was printed
+    buf = io.StringIO()
+    p = PG.Progress(3, "t2", stream=buf, interval=3600)
+    p.update()
     p.close()
     assert buf.getvalue() == ""
+    # a terminal: a bar redrawn in place, ended by a newline
+    buf = io.StringIO()
+    with PG.Progress(4, "t3", stream=buf, tty=True) as p:
+        p.update(2)
+    out = buf.getvalue()
+    assert out.count("\r") >= 2 and "2/4" in out and "4/4" not in out and out.endswith("\n")
+    # switched off by the environment
+    monkeypatch.setenv("SHIFTBENCH_PROGRESS", "0")
+    buf = io.StringIO()
+    with PG.Progress(2, "t4", stream=buf, tty=True, interval=0) as p:
+        p.update(2)
+    assert buf.getvalue() == ""
+
+
+def test_fresh_folder_never_reuses(tmp_path):
+    from shiftbench.progress import fresh_folder
+    a = fresh_folder("x", tmp_path, stamp="s")
+    assert a.endswith("x-s")
+    (tmp_path / "x-s").mkdir()
+    b = fresh_folder("x", tmp_path, stamp="s")
+    assert b.endswith("x-s-2")
+
+
+def test_theory_gdci_small_gamma_rate():
+    """A gamma below Theorem 5's bound gets the slower rate of the proof's
+    one-step inequality (not 1 - eta); measured iterations stay below it."""
+    from shiftbench.methods import theory as TH
+    import shiftbench as sb
+    P = sb.problem("quadratic(kappa=10, n=2, interp=1)")
+    th0 = sb.run("gdci", P, "rand-k(q=0.1)", iters=0).theory
+    assert th0.rate == pytest.approx(1 - th0.eta)
+    w = 9.0
+    # at gamma_max the proof's factor is at most 1 - eta (equality at eta_max)
+    assert TH.gdci_rate(th0.gamma, th0.eta, P.L, P.L_max, P.mu, P.n, w) == pytest.approx(
+        1 - th0.eta)
+    th = sb.run("gdci", P, "rand-k(q=0.1)", iters=0, gamma=th0.gamma / 10).theory
+    assert th.valid and th.rate > 1 - th0.eta
+    N_claim = th.iters(1e-8)
+    assert N_claim > 5 * th0.iters(1e-8)
+    mc = sb.run("gdci", P, "rand-k(q=0.1)", gamma=th0.gamma / 10, iters=60000, eps=1e-8,
+                seeds=range(4))
+    its = [r.iterations for r in mc.runs]
+    assert all(r.status == "converged" for r in mc.runs)
+    assert max(its) < N_claim                      # the bound holds ...
+    assert np.mean(its) > 2 * th0.iters(1e-8)     # ... and 1 - eta would not
+    # a gamma so small that rho >= 1 cannot happen for gamma > 0 here; eta above eta_max
+    bad = TH.gdci(P.L, P.L_i, P.mu, P.n, w, eta=2 * th0.eta)
+    assert not bad.valid
+
+
+def test_theory_diana_unweighted_M():
+    """DIANA's default M and validity follow the unweighted V: M = 4 omega/(n alpha),
+    valid iff M > 2 omega/(n alpha); with p = alpha = 1/(omega+1) DIANA and
+    Rand-DIANA get the same step, also for omega < 1."""
+    from shiftbench.methods import theory as TH
+    L, Li, mu, n = 1.0, np.array([1.0, 1.5]), 0.1, 2
+    for om in (0.3, 4.0):
+        d = TH.diana(L, Li, mu, n, om)
+        r = TH.rand_diana(L, Li, mu, n, om)
+        assert d.M == pytest.approx(4 * om / (n * d.alpha))
+        assert d.gamma == pytest.approx(r.gamma)
+        assert d.valid
+        a = d.alpha
+        assert not TH.diana(L, Li, mu, n, om, M=1.9 * om / (n * a)).valid
+        assert TH.diana(L, Li, mu, n, om, M=2.1 * om / (n * a)).valid
+    # no compression error: M = 0 and plain GD rate
+    d0 = TH.diana(L, Li, mu, n, 0.0)
+    assert d0.M == 0 and d0.valid and d0.rate == pytest.approx(1 - d0.gamma * mu)
 
 
 # ----------------------------------------------------------------------------

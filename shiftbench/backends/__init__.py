@@ -25,6 +25,9 @@ def register_backend(name, module, cls):
     BACKENDS[name] = (module, cls)
 
 
+register_backend("cuda", "shiftbench.backends.cuda", "CUDABackend")
+
+
 def get_backend(name="cpu"):
     import importlib
     key = str(name).strip().lower()

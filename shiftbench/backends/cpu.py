@@ -25,9 +25,10 @@ class RunInterrupted(KeyboardInterrupt):
         self.result = result
 
 
-def call_interruptibly(fn, args, flag):
+def call_interruptibly(fn, args, flag, tick=None):
     """``fn(*args)`` in a thread; Ctrl-C sets ``flag[0] = 1`` and waits for
-    the loop to stop.  Returns ``(result, interrupted)``."""
+    the loop to stop; ``tick()`` (if given) is called about every 50 ms while
+    it runs.  Returns ``(result, interrupted)``."""
     box = {}
     done = threading.Event()
 
@@ -52,12 +53,32 @@ def call_interruptibly(fn, args, flag):
         try:
             if done.wait(0.05):
                 break
+            if tick is not None:
+                tick()
         except KeyboardInterrupt:
             flag[0] = 1
             interrupted = True
     if "e" in box:
         raise box["e"]
     return box["r"], interrupted
+
+
+def _ticker(progress, traces):
+    """A tick() that moves ``progress`` to the iterations the runs have
+    recorded so far (the loops write trace rows as they go)."""
+    if progress is None:
+        return None
+
+    def tick():
+        col = traces[:, :, 0]
+        done = 0
+        for r in range(col.shape[0]):
+            k = int(np.count_nonzero(col[r] == col[r]))     # rows written (not NaN)
+            if k:
+                done += int(col[r, k - 1])
+        if done > progress.n:
+            progress.update(done - progress.n)
+    return tick
 
 
 class CPUBackend:
@@ -72,8 +93,13 @@ class CPUBackend:
             return tpc
         raise ValueError(f"the cpu backend has no loop {method.loop!r}")
 
-    def run(self, method, build, pd, stop_rule, rows, seeds, single, record_x=False):
-        """Run ``seeds``; returns (list of (status, iters, trace, xrec), wall, interrupted)."""
+    def run(self, method, build, pd, stop_rule, rows, seeds, single, record_x=False,
+            progress=None):
+        """Run ``seeds``; returns (list of (status, iters, trace, xrec), wall, interrupted).
+
+        ``progress`` (a :class:`shiftbench.progress.Progress` counting
+        iterations) is advanced from the trace rows the loop has written.
+        """
         L = self._loop(method)
         q, c = build.programs
         flag = np.zeros(1, np.uint8)
@@ -85,7 +111,8 @@ class CPUBackend:
             t0 = time.perf_counter()
             xrec = np.zeros((rows if record_x else 0, d))
             args = (pd, build.config, q, c, stop_rule, seed, nreg, trace, xrec, flag)
-            (st, it, nr), intr = call_interruptibly(L.run_one, args, flag)
+            (st, it, nr), intr = call_interruptibly(L.run_one, args, flag,
+                                                    _ticker(progress, trace[None]))
             wall = time.perf_counter() - t0
             xr = xrec[:nr].copy() if record_x else None
             return [(int(st), int(it), trace[:nr], xr)], wall, intr
@@ -98,7 +125,7 @@ class CPUBackend:
         nrs = np.zeros(S.size, np.int64)
         t0 = time.perf_counter()
         args = (pd, build.config, q, c, stop_rule, S, nreg, traces, status, its, nrs, flag)
-        _, intr = call_interruptibly(L.run_many, args, flag)
+        _, intr = call_interruptibly(L.run_many, args, flag, _ticker(progress, traces))
         wall = time.perf_counter() - t0
         out = [(int(status[r]), int(its[r]), traces[r, :nrs[r]], None) for r in range(S.size)]
         return out, wall, intr

@@ -70,7 +70,45 @@ _F64 = np.dtype(np.float64)
 _U64 = np.dtype(np.uint64)
 
 
-def _out_array(out, d, what="out"):
+DEVICES = ("cpu", "cuda")
+
+
+def _device(device):
+    """The validated device name (``cpu`` or ``cuda``); for ``cuda``, CUDA
+    (or its simulator) must be available (one-line error otherwise)."""
+    key = str(device).strip().lower() if isinstance(device, str) else None
+    if key not in DEVICES:
+        raise ValueError(f"device={device!r}; allowed: {', '.join(DEVICES)}")
+    if key == "cuda":
+        from ..gpu import require
+        require("device='cuda'")
+    return key
+
+
+def _is_device_array(a):
+    """A CUDA device array (numba's, CuPy's, ...; the simulator's too)."""
+    return not isinstance(a, np.ndarray) and (hasattr(a, "__cuda_array_interface__")
+                                              or getattr(a, "__cuda_ndarray__", False))
+
+
+def _check_x(x, cuda):
+    """x validated for the device it runs on: host arrays by
+    :func:`check_vector` everywhere, device arrays (cuda only) by the same
+    checks run on the device."""
+    if _is_device_array(x):
+        if not cuda:
+            raise ValueError("x is a device (GPU) array; pass device='cuda', or a host array")
+        from ..gpu.api import check_device_vector
+        return check_device_vector(x)
+    return check_vector(x)
+
+
+def _out_array(out, d, what="out", device_ok=False):
+    if device_ok and _is_device_array(out):
+        if (tuple(out.shape) == (d,) and np.dtype(out.dtype) == _F64
+                and out.is_c_contiguous()):
+            return out
+        raise ValueError(f"{what} must be a contiguous float64 device array of shape ({d},)")
     if type(out) is np.ndarray and out.dtype == _F64 and out.shape == (d,):
         f = out.flags
         if f.c_contiguous and f.writeable:
@@ -178,19 +216,30 @@ class Compressor:
         return self._ws
 
     # -- compression --------------------------------------------------------
-    def compress(self, x, seed=0, out=None, rng=None):
+    def compress(self, x, seed=0, out=None, rng=None, device="cpu"):
         """Compress ``x``; returns ``(y, bits)``.
 
         ``bits`` is a :class:`Bits` (an int, the full count) with the
         values-only count in ``bits.values``.  The randomness comes from
         ``rng`` (uint64[2], advanced in place) if given, else from ``seed``.
+        ``device="cuda"`` runs the same program on the GPU (the ``cuda``
+        extra; :mod:`shiftbench.gpu`) with the same draws, output and bits;
+        there x and ``out`` may also be device arrays, and y lives where x
+        lives.
         """
-        x = check_vector(x)
-        d = x.size
+        cuda = _device(device) == "cuda"
+        x = _check_x(x, cuda)
+        d = int(x.shape[0])
         self.node.check_d(d)
         self.d = d
-        out = np.empty(d) if out is None else _out_array(out, d)
+        if out is not None:
+            out = _out_array(out, d, device_ok=cuda)
         rng = _rng.new_state(seed) if rng is None else _rng_array(rng)
+        if cuda:
+            from ..gpu.api import compress_device
+            y, bf, bv = compress_device(self, x, rng, out)
+            return y, Bits(bf, bv)
+        out = np.empty(d) if out is None else out
         ws = self.workspace(d)
         a = self._arrays
         if a is None:

@@ -129,9 +129,10 @@ def run_main(argv):
         interrupted = None
         try:
             if runs == 1:
-                res = run(m.name, P, seed=seed, device=a.device, **kw)
+                res = run(m.name, P, seed=seed, device=a.device, progress=True, **kw)
             else:
-                res = run(m.name, P, seeds=range(seed, seed + runs), device=a.device, **kw)
+                res = run(m.name, P, seeds=range(seed, seed + runs), device=a.device,
+                          progress=True, **kw)
         except RunInterrupted as e:
             res, interrupted = e.result, e
     except (ValueError, FileNotFoundError, ImportError, OSError) as e:
@@ -306,14 +307,18 @@ def sweep_main(argv):
     except (ValueError, FileNotFoundError, ImportError, OSError) as e:
         return _err(prog, e)
     problem_id = a.problem if a.data is None else [a.problem, os.path.abspath(a.data)]
-    n_fail = n_run = 0
+    n_fail = n_run = n_skip = 0
     total = len(configs) * len(seeds)
+    from ..progress import Progress
+    bar = Progress(total, "sweep (runs)")
     for ci, (m, mopts, ropts) in enumerate(configs):
         inputs = {"method": m.name, "problem": problem_id, "device": a.device,
                   **{o.name: _py(mopts.get(o.name)) for o in m.all_options if o.cli},
                   **{k: _py(v) for k, v in ropts.items()}}
         keys = {s: sweep_key(dict(inputs, seed=s)) for s in seeds}
         todo = [s for s in seeds if keys[s] not in done]
+        n_skip += len(seeds) - len(todo)
+        bar.update(len(seeds) - len(todo))
         if not todo:
             continue
         try:
@@ -323,6 +328,7 @@ def sweep_main(argv):
             else:
                 res_list = run(m.name, P, seeds=todo, device=a.device, **kw).runs
         except RunInterrupted:
+            bar.close()
             print(f"{prog}: interrupted; {n_run} run(s) recorded in {a.out}, the runs in "
                   f"flight were not recorded (re-run the command to resume)", file=sys.stderr)
             return 130
@@ -330,6 +336,7 @@ def sweep_main(argv):
             print(f"[{ci + 1}/{len(configs)}] {m.name} {_cfg_text(mopts)}: error: {e}",
                   file=sys.stderr)
             n_fail += 1
+            bar.update(len(todo))
             continue
         for res in res_list:
             row = {"key": keys[res.seed], **{f"opt_{k}": v for k, v in inputs.items()
@@ -344,17 +351,16 @@ def sweep_main(argv):
             try:
                 store.record(keys[res.seed], row, res.trace if a.traces else None)
             except KeyboardInterrupt:
+                bar.close()
                 print(f"{prog}: interrupted while recording; the store is consistent "
                       f"(re-run the command to resume)", file=sys.stderr)
                 return 130
             n_run += 1
         last = res_list[-1].summary()
-        print(f"[{ci + 1}/{len(configs)}] {m.name} {_cfg_text(mopts)} seeds={len(res_list)}: "
-              f"{last['status']} it={last['iterations']} rel_err={last['rel_error']:.3g} "
-              f"bits/worker={last['bits_per_worker']:.4g}", file=sys.stderr)
-    print(f"{prog}: {n_run} run(s) recorded, {total - n_run - n_fail * len(seeds)} already "
-          f"in {a.out}" + (f", {n_fail} configuration(s) failed" if n_fail else ""),
-          file=sys.stderr)
+        bar.update(len(res_list), note=f"{m.name} {_cfg_text(mopts)}: {last['status']}")
+    bar.close()
+    print(f"{prog}: {n_run} run(s) recorded, {n_skip} already in {a.out}"
+          + (f", {n_fail} configuration(s) failed" if n_fail else ""), file=sys.stderr)
     try:
         _print_summary(store.frame())
     except Exception as e:  # noqa: BLE001 - the summary is a convenience

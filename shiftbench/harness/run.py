@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from .._version import __version__
 from .._clock import cycles_per_second
 from ..backends import get_backend
 from ..backends.cpu import RunInterrupted  # noqa: F401  (re-exported)
@@ -145,7 +145,7 @@ def prepare(method, problem, compressor=None, shift_compressor=None, **options):
 
 
 def run(method, problem, compressor=None, shift_compressor=None, *, seeds=None, x0=None,
-        record_x=False, device="cpu", **options):
+        record_x=False, device="cpu", progress=False, **options):
     """Run a method (compiled) and return its trace.
 
     Parameters
@@ -168,6 +168,9 @@ def run(method, problem, compressor=None, shift_compressor=None, *, seeds=None, 
         Independent Monte-Carlo runs, in parallel.
     device : str
         The execution backend (:mod:`shiftbench.backends`), ``"cpu"``.
+    progress : bool
+        Report progress on stderr (a bar on a terminal, else a line every
+        few seconds; :mod:`shiftbench.progress`).
 
     Returns
     -------
@@ -188,7 +191,16 @@ def run(method, problem, compressor=None, shift_compressor=None, *, seeds=None, 
     S = [ropts["seed"]] if single else [Option_seed.validate(s) for s in seeds]
     if not S:
         raise ValueError("seeds is empty; give at least one seed")
-    out, wall, intr = backend.run(m, b, pd, rule, rows, S, single, record_x)
+    bar = None
+    if progress:
+        from ..progress import Progress
+        bar = Progress(rule.max_iter * len(S), f"{m.name} ({len(S)} run{'s' * (len(S) > 1)}, "
+                                               f"iterations)")
+    try:
+        out, wall, intr = backend.run(m, b, pd, rule, rows, S, single, record_x, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     hz = cycles_per_second()
     results = []
     for s, (st, it, tr, xr) in zip(S, out):

@@ -15,7 +15,7 @@ def per_worker(spec, n, what):
     """
     if spec is None:
         return None
-    if isinstance(spec, Compressor) or not isinstance(spec, (str, list, tuple)):
+    if isinstance(spec, Compressor) or callable(spec) or not hasattr(spec, "__iter__"):
         return [as_compressor(spec, what)] * n      # a one-line error for anything else
     if isinstance(spec, str):
         parts = [s.strip() for s in spec.split(";") if s.strip()]

@@ -56,8 +56,8 @@ def _theory(m, P, omega, delta, o, gs):
     if mode == E.GDCI:
         th = T.gdci(P.L, P.L_i, P.mu, n, omega, eta=o.get("eta"), gamma=g)
         if P.x_star is not None:
-            th.neighbourhood = th.eta * (2 * np.max(omega) / n) * float(
-                np.mean(np.sum((P.x_star[None, :] - th.gamma * gs) ** 2, axis=1)))
+            th.neighbourhood = T.gdci_neighbourhood(
+                th, n, np.max(omega), np.sum((P.x_star[None, :] - th.gamma * gs) ** 2, axis=1))
         return th
     return T.vr_gdci(P.L, P.L_i, P.mu, n, omega, alpha=o.get("alpha"), eta=o.get("eta"), gamma=g)
 

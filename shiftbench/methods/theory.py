@@ -7,7 +7,7 @@ linear rate, the neighbourhood and the Table 1 complexity, each with the
 theorem and equation it comes from.
 
 Source: E. Shulgin and P. Richtarik, "Shifted compression framework:
-generalizations and improvements", UAI 2022 (``seeds/001``), Theorems 1-5,
+generalizations and improvements", UAI 2022, Theorems 1-5,
 equations (6)-(14), Table 1.  Items marked *reconstructed* are not in that
 text (its supplement was not available); they are derived here and tests
 treat them empirically.
@@ -131,12 +131,10 @@ def diana(L, L_i, mu, n, omega, delta=0.0, alpha=None, M=None, gamma=None):
     V = ||x - x*||^2 + M gamma^2 (1/n) sum_i omega_i ||h_i - grad f_i(x*)||^2.
 
     Reading used here: the estimator compresses with the induced compressor
-    C_i + Q_i(. - C_i(.)) in U(omega_i (1 - delta_i)) (footnote 1 of 001), so
-    omega_i in the gamma bound, in V and in the rate is omega_i (1 - delta_i)
-    -- the reading under which Table 1's complexity
-    max{kappa(1 + omega(1-delta)/n), omega(1-delta)} follows.
-    M (free in the theorem) defaults to 4 max(1, omega~)/(n alpha): it
-    satisfies M > 2/(n alpha) and makes the second factor <= 1 - alpha/2.
+    C_i + Q_i(. - C_i(.)) in U(omega_i (1 - delta_i)) (footnote 1 of the
+    paper), so omega_i in the gamma bound, in V and in the rate is
+    omega_i (1 - delta_i) =: omega~_i -- the reading under which Table 1's
+    complexity max{kappa(1 + omega(1-delta)/n), omega(1-delta)} follows.
 
     Lyapunov weights: 1, not omega_i.  As printed, Theorem 3 mixes two
     parametrisations: V weighted by omega_i (with M > 2/(n alpha)) needs
@@ -147,7 +145,17 @@ def diana(L, L_i, mu, n, omega, delta=0.0, alpha=None, M=None, gamma=None):
     original DIANA analysis; both coincide for omega_i = 1 and M_unweighted =
     omega M_weighted).  With the printed gamma and the weighted V the bound
     fails (measured: n = 1, omega = 9, E V^k exceeds it by 4% at k = 5, 256
-    runs, z = 37; python -m shiftbench.table1), so V here is unweighted.
+    runs, z = 37; python -m shiftbench.table1), so V here is unweighted, and
+    so are M's default and its condition:
+
+    * condition: M > 2 max_i omega~_i/(n alpha), exactly what makes the
+      second factor 1 - alpha + 2 omega~/(n M) < 1 (the printed M > 2/(n alpha)
+      is the weighted V's condition and is not used);
+    * default: M = 4 max_i omega~_i/(n alpha), which makes the second factor
+      1 - alpha/2 -- the same choice as Rand-DIANA's recommended
+      M = 4 omega/(n p) (Theorem 4), so that with p = alpha = 1/(omega + 1)
+      both methods get the same step size.  (M = 0 when omega~ = 0: no
+      compression error, V = ||x - x*||^2.)
     """
     L_i = _arr(L_i, n, "L_i")
     om = _arr(omega, n, "omega") * (1.0 - _arr(delta, n, "delta"))
@@ -156,24 +164,21 @@ def diana(L, L_i, mu, n, omega, delta=0.0, alpha=None, M=None, gamma=None):
         alpha = amax
     wmax = float(np.max(om))
     if M is None:
-        M = 4.0 * max(1.0, wmax) / (n * alpha)
+        M = 4.0 * wmax / (n * alpha)
     Lmax = float(np.max(L_i))
     gmax = 1.0 / ((2.0 / n) * np.max(om * L_i) + (1.0 + alpha * M) * Lmax)
-    r2 = 1.0 - alpha + 2.0 * wmax / (n * M)
+    r2 = 1.0 - alpha + ((2.0 * wmax / (n * M) if M > 0 else math.inf) if wmax > 0 else 0.0)
     t = Theory("diana", "Theorem 3", gamma=gmax, alpha=alpha, M=M,
                lyapunov_weights=np.ones(n))
     t.rate = max(1.0 - _use_gamma(t, gmax, gamma) * mu, r2)
-    if alpha > amax * (1 + 1e-12) or M <= 2.0 / (n * alpha) or r2 >= 1.0:
-        # r2 < 1 needs M > 2 omega/(n alpha): the condition of the unweighted V
-        # that the printed rate belongs to (see above)
-        t.valid = False
-        if r2 >= 1.0:
-            t.notes.append(f"M={M:g} gives a second rate factor {r2:g} >= 1 "
-                           f"(needs M > 2 omega/(n alpha) = {2 * wmax / (n * alpha):g})")
     if alpha > amax * (1 + 1e-12):
+        t.valid = False
         t.notes.append(f"alpha={alpha:g} exceeds Theorem 3's 1/(1+omega(1-delta))={amax:g}")
-    if M <= 2.0 / (n * alpha):
-        t.notes.append(f"M={M:g} violates M > 2/(n alpha)={2 / (n * alpha):g}")
+    if wmax > 0 and not M > 2.0 * wmax / (n * alpha):
+        # the unweighted V's condition (see above): the second factor r2 < 1
+        t.valid = False
+        t.notes.append(f"M={M:g} violates M > 2 omega/(n alpha)={2 * wmax / (n * alpha):g} "
+                       f"(second rate factor {r2:g} >= 1)")
     t.complexity = max((L / mu) * (1.0 + wmax / n), wmax)
     return t
 
@@ -219,8 +224,30 @@ def gdci(L, L_i, mu, n, omega, x_star_shift_sq=None, eta=None, gamma=None,
     E||x^k - x*||^2 <= (1 - eta)^k ||x^0 - x*||^2
                       + eta (2 omega/n) (1/n) sum_i ||x* - gamma grad f_i(x*)||^2   (14).
     ``x_star_shift_sq[i] = ||x* - gamma grad f_i(x*)||^2`` is evaluated at
-    the returned gamma by the caller (see :func:`for_method`).
+    the returned gamma by the caller.
     Table 1: kappa (1 + omega/n) (previous analysis: kappa^2 (1 + omega/n)).
+
+    A user gamma below the bound (derived here from the one-step inequality
+    of Theorem 5's proof; the supplement with the proof was not available).
+    With y_i = x - gamma grad f_i(x), unbiasedness and independence of the
+    Q_i, E||Q_i(y) - y||^2 <= omega ||y||^2, ||y_i||^2 <= 2||y_i - y_i*||^2 +
+    2||y_i*||^2 (y_i* = x* - gamma grad f_i(x*)), co-coercivity
+    (1/n) sum_i ||grad f_i(x) - grad f_i(x*)||^2 <= L_max <grad f(x), x - x*>,
+    ||grad f(x)||^2 <= L <grad f(x), x - x*> and strong convexity
+    <grad f(x), x - x*> >= mu ||x - x*||^2 give, for
+    0 < gamma <= 2 gamma_max(eta),
+
+        E||x^+ - x*||^2 <= rho ||x - x*||^2 + (2 eta^2 omega/n) (1/n) sum_i ||y_i*||^2,
+        rho(gamma, eta) = 1 + 2 eta^2 omega/n - 2 eta gamma mu (1 + 2 eta omega/n)
+                          + eta^2 gamma^2 mu (L + 2 L_max omega/n).
+
+    rho is smallest at gamma = gamma_max(eta), where rho <= 1 - eta exactly when
+    eta <= eta_max: Theorem 5.  For gamma < gamma_max the rate is rho(gamma,
+    eta) > 1 - eta (quadratic(kappa=10, n=2, interp=1), Rand-K(q=0.1),
+    gamma_max/10: rho gives 15245 iterations to 1e-8, the mean of 16 runs
+    took 7006 -- Theorem 5's 1 - eta would claim 1667), and the
+    neighbourhood is (2 eta^2 omega/n) (1/n) sum_i ||y_i*||^2 / (1 - rho),
+    which is (14) at gamma_max.  The theory is flagged invalid when rho >= 1.
     """
     L_i = _arr(L_i, n, "L_i")
     w = float(np.max(_arr(omega, n, "omega")))
@@ -228,16 +255,45 @@ def gdci(L, L_i, mu, n, omega, x_star_shift_sq=None, eta=None, gamma=None,
     eta_max = 1.0 / (L / mu + (2.0 * w / n) * (Lmax / mu - 1.0))
     if eta is None:
         eta = eta_max
-    g_max = (1.0 + 2.0 * eta * w / n) / (eta * (L + 2.0 * Lmax * w / n))
+    S = L + 2.0 * Lmax * w / n
+    g_max = (1.0 + 2.0 * eta * w / n) / (eta * S)
     t = Theory(method, "Theorem 5, eq. (14)", gamma=g_max, eta=eta, rate=1.0 - eta)
     _use_gamma(t, g_max, gamma)
     if eta > eta_max * (1 + 1e-12):
         t.notes.append(f"eta={eta:g} exceeds Theorem 5's {eta_max:g}: no guarantee")
         t.valid = False
+    if gamma is not None and gamma < g_max * (1 - 1e-12):
+        rho = gdci_rate(gamma, eta, L, Lmax, mu, n, w)
+        t.rate = rho
+        t.notes.append(f"gamma={gamma:g} below Theorem 5's {g_max:g}: rate {rho:.6g} from "
+                       f"the proof's one-step inequality (1 - eta = {1 - eta:.6g} holds at "
+                       f"gamma_max only)")
+        if rho >= 1.0:
+            t.valid = False
+            t.notes.append(f"rate {rho:g} >= 1: no contraction claimed")
     if x_star_shift_sq is not None:
-        t.neighbourhood = eta * (2.0 * w / n) * float(np.mean(x_star_shift_sq))
+        t.neighbourhood = gdci_neighbourhood(t, n, w, x_star_shift_sq)
     t.complexity = (L / mu) * (1.0 + w / n)
     return t
+
+
+def gdci_rate(gamma, eta, L, L_max, mu, n, omega):
+    """The one-step factor rho(gamma, eta) of Theorem 5's proof (see :func:`gdci`):
+    1 + 2 eta^2 omega/n - 2 eta gamma mu (1 + 2 eta omega/n)
+    + eta^2 gamma^2 mu (L + 2 L_max omega/n); valid for gamma <= 2 gamma_max(eta)."""
+    w = float(omega)
+    return (1.0 + 2.0 * eta ** 2 * w / n - 2.0 * eta * gamma * mu * (1.0 + 2.0 * eta * w / n)
+            + eta ** 2 * gamma ** 2 * mu * (L + 2.0 * L_max * w / n))
+
+
+def gdci_neighbourhood(t, n, omega, x_star_shift_sq):
+    """(2 eta^2 omega/n) (1/n) sum_i ||x* - gamma grad f_i(x*)||^2 / (1 - rho) for
+    the Theory ``t`` of :func:`gdci` (= eta (2 omega/n) mean, eq. (14), when
+    rho = 1 - eta); inf when rho >= 1."""
+    m = float(np.mean(np.asarray(x_star_shift_sq, dtype=float)))
+    if t.rate >= 1.0:
+        return math.inf
+    return 2.0 * t.eta ** 2 * float(omega) / n * m / (1.0 - t.rate)
 
 
 def vr_gdci(L, L_i, mu, n, omega, alpha=None, eta=None, gamma=None):
@@ -266,17 +322,17 @@ def gd(L, mu, gamma=None):
 
 # ============================================================================
 # Biased compression, error feedback and three point compressors
-# (seed 004; seed 003 / SPEC §5).  Appended for shiftbench.methods.tpc.
+# (Beznosikov et al.; Richtarik et al., 3PC).  Appended for shiftbench.methods.tpc.
 # ============================================================================
 
 @dataclass
 class TPCTheory(Theory):
     """:class:`Theory` of a 3PC / CGD / EF method, with its extra constants.
 
-    ``A``, ``B``: the 3PC constants of the mechanism (SPEC §5 table);
+    ``A``, ``B``: the 3PC constants of the mechanism (3PC paper's table, reconstructed);
     ``gamma_nc``: the nonconvex step 1/(L_- + L_+ sqrt(B/A));
     ``gamma_pl``: the PL step min{1/(L_- + L_+ sqrt(2B/A)), A/(2 mu)}
-    (the A/(2 mu) term is reconstructed, SPEC §5);
+    (the A/(2 mu) term is reconstructed);
     ``L_minus``, ``L_plus``: the smoothness constants used;
     ``cls``: the compressor class whose complexity is used (CGD).
     """
@@ -290,7 +346,7 @@ class TPCTheory(Theory):
 
     def grad_bound(self, T, delta0, G0):
         """Nonconvex bound E||grad f(x^)||^2 <= 2 Delta_0/(gamma T) + G^0/(A T)
-        (3PC paper, reconstructed in SPEC §5; G^0 = (1/n) sum ||g_i^0 - grad f_i(x^0)||^2,
+        (3PC paper, reconstructed; G^0 = (1/n) sum ||g_i^0 - grad f_i(x^0)||^2,
         which is 0 with g_i^0 = grad f_i(x^0))."""
         T = np.asarray(T, dtype=float)
         return 2.0 * delta0 / (self.gamma * T) + G0 / (self.A * T)
@@ -313,8 +369,8 @@ def _ef21_ab(a):
 
 def tpc_ab(mechanism, alpha=None, omega=None, zeta=None, p=None, alpha2=None,
            inner=None):
-    """The 3PC constants (A, B) of a mechanism (SPEC §5 table, reconstructed
-    from the 3PC paper of Richtarik et al., ICML 2022 -- not stated in the seeds).
+    """The 3PC constants (A, B) of a mechanism (reconstructed from the 3PC paper,
+    Richtarik et al., ICML 2022; not stated in the available texts).
 
     ``alpha``: contractive parameter of C (C_1 for 3PCv4); ``omega``: variance
     of the unbiased Q (3PCv2); ``zeta``: the LAG/CLAG trigger; ``p``: the
@@ -384,7 +440,7 @@ def _zeta(zeta, what):
 
 
 def tpc_steps(A, B, L_minus, L_plus, mu=0.0):
-    """3PC step sizes (SPEC §5, reconstructed from the 3PC paper).
+    """3PC step sizes (reconstructed from Richtarik et al., 3PC, ICML 2022).
 
     Nonconvex: gamma = 1/(L_- + L_+ sqrt(B/A)), with
     E||grad f(x^_T)||^2 <= 2 Delta_0/(gamma T) + G^0/(A T).
@@ -415,7 +471,7 @@ def tpc(mechanism, L_minus, L_plus, mu=0.0, **consts):
     g_nc, g_pl = tpc_steps(A, B, L_minus, L_plus, mu)
     name = "EF21 Thm (theta = A, beta = B)" if mechanism == "ef21" else "3PC"
     t = TPCTheory(mechanism, f"{name}: gamma <= 1/(L_- + L_+ sqrt(B/A)) "
-                             f"(SPEC §5, reconstructed from the 3PC paper)",
+                             f"(reconstructed from Richtarik et al., 3PC, ICML 2022)",
                   gamma=g_nc, A=A, B=B, gamma_nc=g_nc, gamma_pl=g_pl,
                   L_minus=L_minus, L_plus=L_plus,
                   p=None if consts.get("p") is None else np.atleast_1d(float(consts["p"])))
@@ -450,13 +506,13 @@ def marina(L_minus, L_plus, n, omega, p=None):
     t = TPCTheory("marina", "MARINA, Gorbunov et al. 2021, Thm 2.1 (reconstructed)",
                   gamma=g, gamma_nc=g, L_minus=L_minus, L_plus=L_plus,
                   p=np.atleast_1d(float(p)))
-    t.notes.append("not a 3PC (SPEC §5); shown for comparison")
+    t.notes.append("not a 3PC; shown for comparison")
     return t
 
 
 def cgd_complexity(cls, L, mu, **c):
     """Iteration complexity of CGD x^{k+1} = x^k - eta C(grad f(x^k)) per class
-    (seed 004's table; multiply by log(1/eps)):
+    (Beznosikov et al.'s table; multiply by log(1/eps)):
 
     * U(zeta): zeta L/mu  (``zeta``)
     * B1(alpha, beta): beta^2 L/(alpha mu)  (``alpha``, ``beta``)
@@ -476,7 +532,7 @@ def cgd_complexity(cls, L, mu, **c):
 
 
 def cgd_step(cls, L, **c):
-    """CGD step for which seed 004's complexity follows (*derived* here with the
+    """CGD step for which Beznosikov et al.'s complexity follows (*derived* here with the
     descent lemma; the poster states the complexities only):
     U(zeta): 1/(zeta L); B1(alpha, beta) and B2(gamma, beta): 1/(beta L);
     B3(delta): 1/L.  Each gives f(x^{k+1}) - f* <= (1 - 1/K)(f(x^k) - f*) with K
@@ -508,7 +564,7 @@ def cgd(L, mu, claims):
     """Theory of CGD (single node) with a compressor's claimed classes.
 
     Among the classes the claims give (:func:`cgd_classes`), the one with the
-    smallest seed 004 complexity (:func:`cgd_complexity`) is used; its step
+    smallest Beznosikov et al. complexity (:func:`cgd_complexity`) is used; its step
     is :func:`cgd_step` and the rate in f(x) - f* is 1 - 1/complexity.
     """
     cl = cgd_classes(claims)
@@ -522,7 +578,7 @@ def cgd(L, mu, claims):
         K = cgd_complexity(best, L, mu, **cl[best])
     g = cgd_step(best, L, **cl[best])
     consts = ", ".join(f"{k}={v:.6g}" for k, v in cl[best].items())
-    t = TPCTheory("cgd", f"seed 004 CGD complexity for {best}({consts}); step derived",
+    t = TPCTheory("cgd", f"Beznosikov et al. CGD complexity for {best}({consts}); step derived",
                   gamma=g, rate=1.0 - 1.0 / K if math.isfinite(K) else 1.0,
                   complexity=K, L_minus=L, cls=best)
     for c, v in cl.items():
@@ -533,7 +589,7 @@ def cgd(L, mu, claims):
 
 
 def ef(L_minus, L_plus, alpha, mu=0.0):
-    """Error feedback (seed 004; Karimireddy et al. 2019; Stich & Karimireddy 2019).
+    """Error feedback (Beznosikov et al.; Karimireddy et al. 2019; Stich & Karimireddy 2019).
 
     *Reconstructed* default step: the EF21 step of the same alpha,
     1/(L_- + L_+ sqrt(B/A)) ~ alpha/(2 L_+) for small alpha -- the order
@@ -541,7 +597,7 @@ def ef(L_minus, L_plus, alpha, mu=0.0):
     """
     t = ef21(L_minus, L_plus, alpha, mu)
     t.method = "ef"
-    t.theorem = ("error feedback (seed 004); step reconstructed: EF21's "
+    t.theorem = ("error feedback (Beznosikov et al.); step reconstructed: EF21's "
                  "1/(L_- + L_+ sqrt(B/A)) for the same alpha")
     t.notes = [f"alpha={alpha:.6g}; no rate claimed for this step (empirical)"]
     t.rate = 1.0

@@ -2,7 +2,7 @@
 
 Written for clarity, sharing nothing with :mod:`shiftbench.problems.base`
 except the kind codes: per-worker losses and gradients straight from the
-formulas (module docstring of ``base``; SPEC §6), Hessians, and the
+formulas (module docstring of ``base``), Hessians, and the
 constants recomputed by dense eigen-solves.
 
 Every function takes the raw arrays ``(kind, A, b, offsets, scale, lam)``
@@ -79,7 +79,8 @@ def hessian_i(p, i, x=None):
 
 
 def constants(p):
-    """L, L_i, mu, L_plus by dense eigen-solves (SPEC §5-6).
+    """L, L_i, mu, L_plus by dense eigen-solves (L_plus: the L_+ of
+    Richtárik et al., 3PC, ICML 2022).
 
     LSQ: the exact values from H_i = scale_i A_i^T A_i + lam I.  Logistic kinds:
     the standard bounds with sigmoid' <= 1/4 (L_i = lambda_max(scale_i A_i^T A_i)/4

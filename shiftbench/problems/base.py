@@ -12,7 +12,9 @@ Kinds (f_i with A_i = A[off[i]:off[i+1]], b_i likewise):
 * ``LSQ``       f_i(x) = scale_i * 1/2 ||A_i x - b_i||^2 + lam/2 ||x||^2
 * ``LOGREG``    f_i(x) = scale_i * sum_j log(1 + exp(-b_j a_j^T x)) + lam/2 ||x||^2
 * ``LOGREG_NC`` f_i(x) = scale_i * sum_j log(1 + exp(-b_j a_j^T x))
-                         + lam * sum_k x_k^2 / (1 + x_k^2)       (SPEC §6)
+                         + lam * sum_k x_k^2 / (1 + x_k^2)
+                         (the nonconvex regulariser of the EF21, NeurIPS 2021, and
+                         3PC, ICML 2022, experiments of Richtárik et al.)
 """
 from __future__ import annotations
 
@@ -29,62 +31,121 @@ LOGREG_NC = 2
 KIND_NAMES = {LSQ: "least-squares", LOGREG: "logistic", LOGREG_NC: "logistic-nonconvex"}
 
 
-@njit(cache=True)
-def _log1pexp(t):
-    if t > 0:
-        return t + math.log1p(math.exp(-t))
-    return math.log1p(math.exp(t))
-
-
 @njit(cache=True, inline="always")
 def _row_loss_coef(kind, t, bj, s):
     """Loss of one data row at t = a_j^T x, and the coefficient of a_j in the
-    gradient (scale ``s`` applied to the coefficient, not to the loss)."""
+    gradient (scale ``s`` applied to the coefficient, not to the loss).
+
+    Logistic rows: one exp for both, e = exp(-|m|) with m = -b t:
+    log(1 + exp(m)) = max(m, 0) + log1p(e), and
+    d/dt log(1 + exp(-b t)) = -b sigmoid(m) = -b / (1 + e) (m >= 0) or
+    -b e / (1 + e) (m < 0).
+    """
     if kind == LSQ:
         r = t - bj
         return 0.5 * r * r, s * r
     m = -bj * t
-    # d/dt log(1 + exp(-b t)) = -b sigmoid(-b t)
     if m >= 0:
-        sg = 1.0 / (1.0 + math.exp(-m))
-    else:
-        ee = math.exp(m)
-        sg = ee / (1.0 + ee)
-    return _log1pexp(m), -s * bj * sg
+        ee = math.exp(-m)
+        return m + math.log1p(ee), -s * bj / (1.0 + ee)
+    ee = math.exp(m)
+    return math.log1p(ee), -s * bj * ee / (1.0 + ee)
 
 
-# Reassociation lets LLVM vectorise the row dot products (4-8 partial sums);
-# no 'nnan'/'ninf', so NaN and inf still propagate and divergence is detected.
+# Reassociation lets LLVM vectorise the row dot products (vfmadd...pd on zmm
+# registers, several partial sums); no 'nnan'/'ninf', so NaN and inf still
+# propagate and divergence is detected.
 FASTMATH = {"reassoc", "contract"}
+
+# From this dimension on, rows are taken 8 at a time (else 4): x and the
+# output stream through memory once per 8 rows.  Measured on an AMD Zen 4 core:
+# 8-row blocks are 5-10% faster from d ~ 1000 on (and 20-25% at d = 10^6,
+# where A_i is read from DRAM), 4-row blocks faster at d <= 500.
+WIDE_D = 1024
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _dot4(A, j, x, d):
+    t0 = 0.0
+    t1 = 0.0
+    t2 = 0.0
+    t3 = 0.0
+    for k in range(d):
+        xk = x[k]
+        t0 += A[j, k] * xk
+        t1 += A[j + 1, k] * xk
+        t2 += A[j + 2, k] * xk
+        t3 += A[j + 3, k] * xk
+    return t0, t1, t2, t3
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def local_grad(kind, A, b, off, scale, lam, i, x, out):
     """Gradient of f_i at x into ``out``; returns f_i(x).  No allocation.
 
-    Row dot products are summed in a vectorised order (reassociation), so
-    results agree with a NumPy reference to rounding, not bit for bit.
+    Rows are taken in blocks (8 or 4 rows, then 2, then 1): one pass over
+    the block for its dot products a_j^T x, one for out += sum_j c_j a_j,
+    so x and ``out`` stream once per block and each inner loop vectorises.
+    The regulariser initialises ``out`` (no separate zeroing pass).  Sums
+    are reassociated (``FASTMATH``), so results agree with a NumPy
+    reference to rounding (~1e-16 relative at d = 80), not bit for bit.
     """
     d = x.size
     s = scale[i]
-    for k in range(d):
-        out[k] = 0.0
+    reg = 0.0
+    if kind == LOGREG_NC:
+        for k in range(d):
+            xk = x[k]
+            q = 1.0 + xk * xk
+            reg += xk * xk / q
+            out[k] = lam * 2.0 * xk / (q * q)
+        reg *= lam
+    else:
+        for k in range(d):
+            xk = x[k]
+            reg += xk * xk
+            out[k] = lam * xk
+        reg *= 0.5 * lam
     fval = 0.0
     j = off[i]
     e = off[i + 1]
-    # four rows at a time: x and out stream through once per block (at
-    # d = 80, n = 10 this is 1.7x faster than row by row)
+    if d >= WIDE_D:
+        while j + 7 < e:
+            t0 = 0.0
+            t1 = 0.0
+            t2 = 0.0
+            t3 = 0.0
+            t4 = 0.0
+            t5 = 0.0
+            t6 = 0.0
+            t7 = 0.0
+            for k in range(d):
+                xk = x[k]
+                t0 += A[j, k] * xk
+                t1 += A[j + 1, k] * xk
+                t2 += A[j + 2, k] * xk
+                t3 += A[j + 3, k] * xk
+                t4 += A[j + 4, k] * xk
+                t5 += A[j + 5, k] * xk
+                t6 += A[j + 6, k] * xk
+                t7 += A[j + 7, k] * xk
+            l0, c0 = _row_loss_coef(kind, t0, b[j], s)
+            l1, c1 = _row_loss_coef(kind, t1, b[j + 1], s)
+            l2, c2 = _row_loss_coef(kind, t2, b[j + 2], s)
+            l3, c3 = _row_loss_coef(kind, t3, b[j + 3], s)
+            l4, c4 = _row_loss_coef(kind, t4, b[j + 4], s)
+            l5, c5 = _row_loss_coef(kind, t5, b[j + 5], s)
+            l6, c6 = _row_loss_coef(kind, t6, b[j + 6], s)
+            l7, c7 = _row_loss_coef(kind, t7, b[j + 7], s)
+            fval += ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))
+            for k in range(d):
+                out[k] += (((c0 * A[j, k] + c1 * A[j + 1, k])
+                            + (c2 * A[j + 2, k] + c3 * A[j + 3, k]))
+                           + ((c4 * A[j + 4, k] + c5 * A[j + 5, k])
+                              + (c6 * A[j + 6, k] + c7 * A[j + 7, k])))
+            j += 8
     while j + 3 < e:
-        t0 = 0.0
-        t1 = 0.0
-        t2 = 0.0
-        t3 = 0.0
-        for k in range(d):
-            xk = x[k]
-            t0 += A[j, k] * xk
-            t1 += A[j + 1, k] * xk
-            t2 += A[j + 2, k] * xk
-            t3 += A[j + 3, k] * xk
+        t0, t1, t2, t3 = _dot4(A, j, x, d)
         l0, c0 = _row_loss_coef(kind, t0, b[j], s)
         l1, c1 = _row_loss_coef(kind, t1, b[j + 1], s)
         l2, c2 = _row_loss_coef(kind, t2, b[j + 2], s)
@@ -93,7 +154,20 @@ def local_grad(kind, A, b, off, scale, lam, i, x, out):
         for k in range(d):
             out[k] += (c0 * A[j, k] + c1 * A[j + 1, k]) + (c2 * A[j + 2, k] + c3 * A[j + 3, k])
         j += 4
-    while j < e:
+    if j + 1 < e:
+        t0 = 0.0
+        t1 = 0.0
+        for k in range(d):
+            xk = x[k]
+            t0 += A[j, k] * xk
+            t1 += A[j + 1, k] * xk
+        l0, c0 = _row_loss_coef(kind, t0, b[j], s)
+        l1, c1 = _row_loss_coef(kind, t1, b[j + 1], s)
+        fval += l0 + l1
+        for k in range(d):
+            out[k] += c0 * A[j, k] + c1 * A[j + 1, k]
+        j += 2
+    if j < e:
         t = 0.0
         for k in range(d):
             t += A[j, k] * x[k]
@@ -101,19 +175,7 @@ def local_grad(kind, A, b, off, scale, lam, i, x, out):
         fval += loss
         for k in range(d):
             out[k] += c * A[j, k]
-        j += 1
-    fval *= s
-    if kind == LOGREG_NC:
-        for k in range(d):
-            xk = x[k]
-            q = 1.0 + xk * xk
-            fval += lam * xk * xk / q
-            out[k] += lam * 2.0 * xk / (q * q)
-    else:
-        for k in range(d):
-            fval += 0.5 * lam * x[k] * x[k]
-            out[k] += lam * x[k]
-    return fval
+    return fval * s + reg
 
 
 @njit(cache=True)
@@ -158,7 +220,7 @@ class Problem:
     x0 : ndarray
         Default starting point.
     L_minus, L_plus : float
-        3PC constants (SPEC §5): L_- = L, L_+^2 bounds the mean of
+        constants of Richtárik et al., 3PC, ICML 2022: L_- = L, L_+^2 bounds the mean of
         ||grad f_i(x) - grad f_i(y)||^2 / ||x - y||^2.
     """
     name: str

@@ -1,11 +1,16 @@
-"""Logistic regression, convex (L2) and nonconvex (SPEC §6, EF21/3PC).
+"""Logistic regression, convex (L2) and nonconvex (the EF21/3PC experiments).
+
+The nonconvex problem is the experimental setup of Richtárik, Sokolov &
+Fatkhullin, EF21, NeurIPS 2021, and Richtárik et al., 3PC: three point
+compressors, ICML 2022 (LIBSVM data, lam = 0.1, n = 20; details such as the
+contiguous split reconstructed from the authors' public code).
 
 With the data split into n contiguous blocks A_i (N_i rows) and labels
 b_j in {-1, +1}:
 
 * ``logreg``     f_i(x) = (1/N_i) sum_j log(1 + exp(-b_j a_j^T x)) + lam/2 ||x||^2
 * ``logreg-nc``  f_i(x) = (1/N_i) sum_j log(1 + exp(-b_j a_j^T x))
-                          + lam sum_k x_k^2 / (1 + x_k^2)          (SPEC §6)
+                          + lam sum_k x_k^2 / (1 + x_k^2)          (EF21/3PC)
 
 and f = (1/n) sum_i f_i.  The blocks are **contiguous**; by default
 (``split="drop"``) they are equal and the last ``N mod n`` rows of the file
@@ -19,13 +24,14 @@ Constants (the standard bounds; sigmoid' <= 1/4, and the nonconvex
 regulariser has r''(t) = 2 (1 - 3 t^2) / (1 + t^2)^3 in [-1/2, 2]):
 
 * ``L_i = lambda_max(A_i^T A_i) / (4 N_i) + lam``  (convex) or ``+ 2 lam``
-  (nonconvex, SPEC §6);
+  (nonconvex; the L_i of the EF21/3PC experiments);
 * ``L = lambda_max((1/n) sum_i A_i^T A_i / (4 N_i)) + lam`` (or ``+ 2 lam``):
   the same bound for the mean;
 * ``mu = lam`` for the convex problem (a lower bound of its strong
   convexity), 0 for the nonconvex one;
-* ``L_plus = sqrt((1/n) sum_i L_i^2)``: an upper bound of SPEC §5's L_+ (each
-  grad f_i is L_i-Lipschitz), also the L~ of EF21.
+* ``L_plus = sqrt((1/n) sum_i L_i^2)``: an upper bound of the L_+ of the 3PC
+  paper's smoothness assumption (each grad f_i is L_i-Lipschitz), also the
+  L~ of EF21.
 
 For the convex problem x* is computed to high accuracy (scipy L-BFGS, then
 Newton's method until ||grad f(x*)|| stops decreasing, typically ~1e-16);
@@ -37,7 +43,7 @@ import math
 
 import numpy as np
 
-from . import memory
+from . import memory, sources
 from .base import LOGREG, LOGREG_NC, Problem, block_offsets
 from .libsvm import load_libsvm
 
@@ -280,7 +286,7 @@ def logreg(data=None, lam=0.1, n=20, synthetic=0, N=1000, d=20, seed=0, split="d
     where = name or "logreg"
     lam = float(lam)
     A, b, meta = _data(data, int(synthetic), N, d, seed, where, zero_based)
-    meta.update({"family": "logreg", "source": "SPEC §6 (convex variant)"})
+    meta.update({"family": "logreg", "source": sources.LOGREG})
     if name is None:
         name = _name("logreg", data, lam, n, int(synthetic), N, d, seed, split, zero_based)
     return _build(LOGREG, A, b, int(n), lam, where, name, meta, split)
@@ -288,7 +294,7 @@ def logreg(data=None, lam=0.1, n=20, synthetic=0, N=1000, d=20, seed=0, split="d
 
 def logreg_nc(data=None, lam=0.1, n=20, synthetic=0, N=1000, d=20, seed=0, split="drop",
               zero_based=0, name=None):
-    """Nonconvex logistic regression of SPEC §6 (EF21/3PC experiments).
+    """Nonconvex logistic regression of the EF21 (NeurIPS 2021) and 3PC (ICML 2022) experiments.
 
     f = (1/N) sum_j log(1 + exp(-b_j a_j^T x)) + lam sum_k x_k^2/(1 + x_k^2),
     lam = 0.1, n = 20 by default; L_i = lambda_max(A_i^T A_i)/(4 N_i) + 2 lam.
@@ -300,7 +306,7 @@ def logreg_nc(data=None, lam=0.1, n=20, synthetic=0, N=1000, d=20, seed=0, split
     where = name or "logreg-nc"
     lam = float(lam)
     A, b, meta = _data(data, int(synthetic), N, d, seed, where, zero_based)
-    meta.update({"family": "logreg-nc", "source": "SPEC §6 (EF21/3PC, reconstructed)"})
+    meta.update({"family": "logreg-nc", "source": sources.LOGREG_NC})
     if name is None:
         name = _name("logreg-nc", data, lam, n, int(synthetic), N, d, seed, split, zero_based)
     return _build(LOGREG_NC, A, b, int(n), lam, where, name, meta, split)

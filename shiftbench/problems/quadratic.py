@@ -13,13 +13,17 @@ dense eigen-solves of the d x d Hessians
 
 ``L = lambda_max(H)``, ``mu = lambda_min(H)``, ``L_i = lambda_max(H_i)``,
 ``L_plus = sqrt(lambda_max((1/n) sum_i H_i^2))`` (exact for quadratics:
-(1/n) sum ||H_i v||^2 = v^T ((1/n) sum H_i^2) v, SPEC §5), and
+(1/n) sum ||H_i v||^2 = v^T ((1/n) sum H_i^2) v; the L_+ of Richtárik et
+al., 3PC, ICML 2022), and
 ``x* = H^{-1} (1/n) sum_i scale_i A_i^T b_i`` (one step of iterative
 refinement), ``f* = f(x*)``, ``grad f_i(x*) = H_i x* - scale_i A_i^T b_i``.
 
-:func:`quadratic` builds the Table 1 test problems of SPEC §6 (seed 001):
+:func:`quadratic` builds test problems for the complexities of Table 1 of
+Shulgin & Richtárik, Shifted compression framework, UAI 2022:
 a chosen condition number kappa = L/mu, n workers, a heterogeneity knob and
-an interpolation variant with grad f_i(x*) = 0 for every i.
+an interpolation variant with grad f_i(x*) = 0 for every i.  Its Hessians
+share their eigenvectors, so its constants are known in closed form
+(:func:`quadratic_constants`) and need no eigen-solve.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ import math
 
 import numpy as np
 
-from . import memory
+from . import memory, sources
 from .base import LSQ, Problem
 
 
@@ -165,64 +169,74 @@ def _spectrum(kappa, d, L):
     return L * kappa ** (np.arange(d) / (d - 1) - 1.0)
 
 
-def _mixers(rng, n, d, top, alpha=0.2):
-    """Weights defining W_i = P diag(w_i) P^T with (1/n) sum_i W_i = I.
+def _mixers(rng, n, d, alpha=0.2):
+    """Weights w (n x d), each column summing to n: the share of worker i in
+    the curvature along eigen-direction j of the mean Hessian.
 
-    P is orthogonal with first column ``top`` (the top eigenvector of the
-    mean Hessian) and random other columns.  The top direction belongs to
-    one random worker i0 (w_{i0,1} = n, the others 0), so at full mixing
-    L_{i0} = n L; for every other direction j the column (w_1j, ..., w_nj)
-    is n * Dirichlet(alpha, ..., alpha).  Each column sums to n exactly up
-    to rounding.
+    The top direction (j = d - 1, the largest eigenvalue) belongs to one
+    random worker i0 (w[i0, d-1] = n, the others 0), so at mixing t
+    L_{i0} = (1 + t (n - 1)) L; for every other direction j the column
+    (w_1j, ..., w_nj) is n * Dirichlet(alpha, ..., alpha).
     """
-    Z = rng.standard_normal((d, d))
-    Z[:, 0] = top
-    P, R = np.linalg.qr(Z)
-    P = P * np.sign(np.diag(R))
     g = np.maximum(rng.gamma(alpha, size=(n, d)), 1e-300)
     w = n * g / g.sum(axis=0)
-    w[:, 0] = 0.0
-    w[int(rng.integers(n)), 0] = float(n)
-    return P, w
+    w[:, d - 1] = 0.0
+    w[int(rng.integers(n)), d - 1] = float(n)
+    return w
 
 
-def _local_roots(Hbar_half, P, w, t):
-    """Row-stacked (n*d, d) square roots A_i of H_i = H^{1/2} M_i H^{1/2},
-    M_i = (1-t) I + t W_i = P diag(m_i^2) P^T.
+def quadratic_constants(lamb, m2, u):
+    """Closed-form constants of f_i(x) = 1/2 (x - c_i)^T H_i (x - c_i) with
+    H_i = Q diag(lamb * m2[i]) Q^T (Q orthogonal) and u[i] = Q^T c_i.
 
-    A_i = diag(m_i) P^T H^{1/2} gives A_i^T A_i = H^{1/2} P diag(m_i^2) P^T
-    H^{1/2} = H_i: one d x d product in all, then O(n d^2) (a four-operand
-    einsum without ``optimize`` was O(n d^4): 212 s at d = 500).
+    Returns ``L, mu, L_i, L_plus, z*, f*, G`` where x* = Q z* and
+    grad f_i(x*) = Q G[i]:
+
+    * H = (1/n) sum_i H_i = Q diag(lamb * mbar) Q^T, mbar = mean_i m2[i]:
+      L = max_j lamb_j mbar_j, mu = min_j lamb_j mbar_j;
+    * L_i = max_j lamb_j m2[i, j];
+    * (1/n) sum_i H_i^2 = Q diag(lamb^2 mean_i m2[i]^2) Q^T:
+      L_plus = sqrt(max_j lamb_j^2 mean_i m2[i, j]^2);
+    * z*_j = mean_i(m2[i, j] u[i, j]) / mbar_j, G[i] = lamb m2[i] (z* - u[i]),
+      f* = (1/n) sum_i 1/2 sum_j lamb_j m2[i, j] (z*_j - u[i, j])^2.
     """
-    n, d = w.shape
-    m = np.sqrt((1.0 - t) + t * w)                  # (n, d)
-    C = P.T @ Hbar_half
-    return (m[:, :, None] * C[None, :, :]).reshape(n * d, d)
-
-
-def _lmax_ratio(G, w, t, L):
-    """max_i lambda_max(H_i) / L, with lambda_max(A_i^T A_i) = lambda_max(A_i A_i^T)
-    = lambda_max(diag(m_i) G diag(m_i)) and G = P^T H P."""
-    m = np.sqrt((1.0 - t) + t * w)
-    return max(np.linalg.eigvalsh(mi[:, None] * G * mi[None, :])[-1] for mi in m) / L
+    mbar = m2.mean(axis=0)
+    h = lamb * mbar
+    L, mu = float(h.max()), float(h.min())
+    L_i = (lamb * m2).max(axis=1)
+    L_plus = math.sqrt(float((lamb * lamb * (m2 * m2).mean(axis=0)).max()))
+    z = (m2 * u).mean(axis=0) / mbar
+    r = z - u
+    G = lamb * m2 * r
+    fs = 0.5 * float(np.mean(np.sum(G * r, axis=1)))
+    return L, mu, L_i, L_plus, z, fs, G
 
 
 def quadratic(kappa=10.0, n=10, d=20, hetero=0.0, interp=0, seed=0, L=1.0,
               lmax_ratio=None, name=None):
-    """Strongly convex quadratic with exactly kappa = L/mu (SPEC §6; 001 Table 1).
+    """Strongly convex quadratic with exactly kappa = L/mu (Shulgin & Richtárik, UAI 2022, Table 1).
 
     f_i(x) = 1/2 (x - c_i)^T H_i (x - c_i) stored as LSQ data with
     A_i a d x d square root of H_i, b_i = A_i c_i, scale_i = 1, lam = 0.
 
-    Construction: the mean Hessian is H = Q diag(lambda) Q^T with Q a random
-    orthogonal matrix and lambda geometric from L/kappa to L (so L and mu are
-    exactly the end points).  The local Hessians are
-    H_i = H^{1/2} ((1-t) I + t W_i) H^{1/2} with W_i = P diag(w_i) P^T PSD,
-    P another orthogonal matrix (first column the top eigenvector of H, the
-    others random) and (1/n) sum_i w_i = 1 per coordinate (see
-    :func:`_mixers`: one random worker owns the top direction, so
-    L_max/L = 1 + t (n - 1) whenever that direction dominates), hence (1/n) sum H_i = H for every t in [0, 1] up
-    to rounding; the constants are recomputed from the stored data anyway.
+    Construction: Q is a random orthogonal matrix (QR of a Gaussian matrix)
+    and lambda is geometric from L/kappa to L.  The local Hessians share
+    the eigenvectors Q and split the curvature of each eigen-direction j
+    among the workers:
+
+        H_i = Q diag(lambda * m_i^2) Q^T,   m_i^2 = (1 - t) + t w_i,
+        A_i = diag(m_i sqrt(lambda)) Q^T   (so A_i^T A_i = H_i),
+
+    with w (n x d) from :func:`_mixers`: each column sums to n, so
+    (1/n) sum_i H_i = Q diag(lambda) Q^T = H for every mixing t in [0, 1]
+    (up to rounding), and the top direction belongs to one worker, so
+    L_max/L = 1 + t (n - 1) exactly.  Every constant (L, mu, L_i, L_plus,
+    x*, f*, grad f_i(x*)) follows in closed form
+    (:func:`quadratic_constants`): no eigen-solve and no d x d Hessian, so
+    ``quadratic(d=2000)`` builds in ~1-2 s (one d x d QR and the n d^2
+    data) instead of ~18 s of 12 dense eigen-solves.  The values are those
+    of the stored (rounded) data to ~1e-15 relative; the tests compare them
+    with dense eigen-solves at small d.
 
     Parameters
     ----------
@@ -232,25 +246,22 @@ def quadratic(kappa=10.0, n=10, d=20, hetero=0.0, interp=0, seed=0, L=1.0,
         Workers and dimension.
     hetero : float
         Heterogeneity H >= 0.  0: identical workers.  It sets the Hessian
-        mixing t = H/(1+H) (unless ``lmax_ratio`` is given; then
-        L_max/L = 1 + t (n - 1) in the generic case) and, when
-        ``interp=0``, spreads the local minimisers c_i = c + H z_i around a
-        random unit vector c (z_i Gaussian, centred over workers and scaled so
-        that (1/n) sum ||z_i||^2 = 1).
+        mixing t = H/(1+H) (unless ``lmax_ratio`` is given), so
+        L_max/L = 1 + t (n - 1), and, when ``interp=0``, spreads the local
+        minimisers c_i = c + H z_i around a random unit vector c (z_i
+        Gaussian, centred over workers and scaled so that
+        (1/n) sum ||z_i||^2 = 1).
     interp : {0, 1}
         1: interpolation regime, c_i = 0 for every worker, so x* = 0 and
-        grad f_i(x*) = 0 for all i (what Table 1 of 001 needs for DCGD-FIXED
-        and GDCI); only the Hessians differ.
+        grad f_i(x*) = 0 for all i (what Table 1 of Shulgin & Richtárik needs
+        for DCGD-FIXED and GDCI); only the Hessians differ.
     seed : int
-        Fixes Q, the W_i, the c_i and x0.
+        Fixes Q, the w, the c_i and x0.
     L : float
         Smoothness constant of f (mu = L/kappa).
     lmax_ratio : float, optional
-        Target L_max/L >= 1: the mixing t in [0, 1] is found by bisection
-        (L_max/L is convex in t, equal to 1 at t = 0 and >= 1 everywhere since
-        max_i lambda_max(H_i) >= lambda_max(H) = L, hence nondecreasing).
-        A ratio above the one reached at t = 1 (at least n) raises
-        ValueError.
+        Target L_max/L in [1, n]: sets the mixing t = (lmax_ratio - 1)/(n - 1)
+        (for n = 1 only 1 is allowed); a ratio outside raises ValueError.
     name : str, optional
         Spec name stored in the problem.
 
@@ -276,41 +287,32 @@ def quadratic(kappa=10.0, n=10, d=20, hetero=0.0, interp=0, seed=0, L=1.0,
         raise ValueError(f"{where}: L must be a finite number > 0")
     if not (0 <= int(seed) < 2 ** 63):
         raise ValueError(f"{where}: seed must be an integer in [0, 2^63), got {seed}")
-    # peak: the data A (n d x d), the n local Hessians of lsq_problem, and a
-    # few d x d work matrices (Q, P, H^{1/2}, ...)
-    memory.check(memory.F8 * (2.0 * n * d * d + 8.0 * d * d), f"n = {n} local "
-                 f"{d} x {d} Hessians and their square roots", where)
+    if lmax_ratio is not None:
+        R = float(lmax_ratio)
+        if not (1.0 <= R <= n):
+            raise ValueError(f"{where}: lmax_ratio={R:g} not reachable; allowed "
+                             f"1 <= lmax_ratio <= n = {n}")
+        t = (R - 1.0) / (n - 1) if n > 1 else 0.0
+    else:
+        t = hetero / (1.0 + hetero)
+    # peak: the data A (n d x d) and the d x d Gaussian matrix, Q and R of its QR
+    memory.check(memory.F8 * (n * d * d + 4.0 * d * d + 8.0 * n * d),
+                 f"the n = {n} local {d} x {d} square roots of the Hessians", where)
     with memory.lapack_threads():
-        return _quadratic(kappa, n, d, hetero, interp, seed, L, lmax_ratio, name, where)
+        return _quadratic(kappa, n, d, hetero, interp, seed, L, t, name, where)
 
 
-def _quadratic(kappa, n, d, hetero, interp, seed, L, lmax_ratio, name, where):
+def _quadratic(kappa, n, d, hetero, interp, seed, L, t, name, where):
     ss = np.random.SeedSequence(int(seed))
     r_q, r_w, r_c, r_x = (np.random.default_rng(s) for s in ss.spawn(4))
     lamb = _spectrum(kappa, d, L)
     Q = _orthogonal(r_q, d)
-    Hbar_half = (Q * np.sqrt(lamb)) @ Q.T
-    P, w = _mixers(r_w, n, d, Q[:, -1])
-    if lmax_ratio is not None:
-        R = float(lmax_ratio)
-        C = P.T @ Hbar_half
-        G = C @ C.T
-        G = 0.5 * (G + G.T)
-        rmax = _lmax_ratio(G, w, 1.0, L)
-        if not (1.0 <= R <= rmax * (1 + 1e-12)):
-            raise ValueError(f"{where}: lmax_ratio={R:g} not reachable; allowed "
-                             f"1 <= lmax_ratio <= {rmax:.6g} for this n, d, seed")
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            if _lmax_ratio(G, w, mid, L) < R:
-                lo = mid
-            else:
-                hi = mid
-        t = hi if R > 1.0 else 0.0
-    else:
-        t = hetero / (1.0 + hetero)
-    A = _local_roots(Hbar_half, P, w, t)
+    w = _mixers(r_w, n, d)
+    m2 = (1.0 - t) + t * w                                     # (n, d)
+    root = np.sqrt(m2 * lamb)                                  # A_i = diag(root[i]) Q^T
+    A = np.empty((n, d, d))
+    np.multiply(root[:, :, None], Q.T[None, :, :], out=A)
+    A = A.reshape(n * d, d)
     if interp:
         c = np.zeros((n, d))
     else:
@@ -322,43 +324,53 @@ def _quadratic(kappa, n, d, hetero, interp, seed, L, lmax_ratio, name, where):
         nz = math.sqrt(float(np.mean(np.sum(z * z, axis=1))))
         z = z / nz if nz > 0 else z
         c = c0 + hetero * z
-    b = np.empty(n * d)
     with np.errstate(over="ignore", invalid="ignore"):
-        for i in range(n):
-            b[i * d:(i + 1) * d] = A[i * d:(i + 1) * d] @ c[i]
+        u = c @ Q                                              # rows Q^T c_i
+        b = (root * u).reshape(-1)                             # b_i = A_i c_i
     if not np.all(np.isfinite(b)):
         raise ValueError(f"{where}: hetero={hetero:g} with L={L:g} overflows float64; "
                          f"use a smaller hetero or L")
     offsets = np.arange(n + 1, dtype=np.int64) * d
-    u = r_x.standard_normal(d)
-    u /= np.linalg.norm(u)
+    v = r_x.standard_normal(d)
+    v /= np.linalg.norm(v)
+    with np.errstate(over="ignore", invalid="ignore"):
+        Lc, mu, L_i, L_plus, zs, fs, G = quadratic_constants(lamb, m2, u)
+        if interp:
+            xs, gs, fs = np.zeros(d), np.zeros((n, d)), 0.0
+        else:
+            xs = Q @ zs
+            gs = G @ Q.T                                       # rows Q G[i]
     meta = {"family": "quadratic", "kappa_target": kappa, "hetero": hetero,
             "interp": interp, "mixing_t": t, "seed": int(seed),
             "spectrum": "geometric from L/kappa to L",
-            "source": "SPEC §6 quadratics; seed 001 Table 1"}
+            "constants": "closed form: H_i = Q diag(lambda m_i^2) Q^T",
+            "L_plus": "exact: sqrt(lambda_max((1/n) sum H_i^2))",
+            "source": sources.QUADRATIC}
     if name is None:
         name = "quadratic(" + ", ".join(
             f"{k}={v:g}" for k, v in (("kappa", kappa), ("n", n), ("d", d),
                                        ("hetero", hetero), ("interp", interp),
                                        ("seed", seed))) + ")"
-    # x0 = x* + u: x* is solved inside lsq_problem; build once, then shift x0.
-    p = lsq_problem(name, A, b, offsets, np.ones(n), 0.0, np.zeros(d), meta)
-    if interp:
-        p.x_star = np.zeros(d)
-        p.grad_star = np.zeros((n, d))
-        p.f_star = 0.0
-    p.x0 = np.ascontiguousarray(p.x_star + u)
-    return p
+    if not all(np.all(np.isfinite(q)) for q in (Lc, mu, L_i, L_plus, xs, fs, gs)):
+        raise ValueError(f"{where}: hetero={hetero:g} with L={L:g} overflows float64 in "
+                         f"f* or grad f_i(x*); use a smaller hetero or L")
+    return Problem(name=name, kind=LSQ, A=A, b=b, offsets=offsets, scale=np.ones(n),
+                   lam=0.0, L=Lc, L_i=L_i, mu=mu, x0=np.ascontiguousarray(xs + v),
+                   x_star=np.ascontiguousarray(xs), f_star=float(fs),
+                   grad_star=np.ascontiguousarray(gs), L_plus=L_plus, meta=meta)
 
 
 # ----------------------------------------------------------------------------
-# seed 004: divergence of distributed CGD with Top-1
+# Beznosikov et al.: divergence of distributed CGD with Top-1
 
 DIVERGENCE3_ROWS = np.array([[-3.0, 2.0, 2.0], [2.0, -3.0, 2.0], [2.0, 2.0, -3.0]])
 
 
 def divergence3(t=1.0, name=None):
-    """The n = d = 3 example of seed 004 (SPEC §4) where CGD with Top-1 diverges.
+    """The n = d = 3 example where distributed CGD with Top-1 diverges.
+
+    Beznosikov, Horváth, Richtárik & Safaryan, On biased compression for
+    distributed learning, 'Exponential divergence with biased compressor'.
 
     f_i(x) = <a_i, x>^2 + 1/4 ||x||^2 with a_1 = (-3, 2, 2), a_2 = (2, -3, 2),
     a_3 = (2, 2, -3), stored as LSQ data: A_i = a_i (one row), b_i = 0,
@@ -380,7 +392,7 @@ def divergence3(t=1.0, name=None):
     if name is None:
         name = "divergence3" if t == 1.0 else f"divergence3(t={t:g})"
     meta = {"family": "divergence3", "t": t,
-            "source": "seed 004, 'Exponential divergence with biased compressor'"}
+            "source": sources.DIVERGENCE3}
     return lsq_problem(name, DIVERGENCE3_ROWS.copy(), np.zeros(3),
                        np.arange(4, dtype=np.int64), np.full(3, 2.0), 0.5,
                        np.full(3, t), meta)

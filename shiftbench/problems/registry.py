@@ -33,7 +33,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from . import sources
 from .logreg import logreg as _logreg, logreg_nc as _logreg_nc
+from .lsq import lsq as _lsq
 from .quadratic import divergence3 as _divergence3, quadratic as _quadratic
 from .ridge import ridge as _ridge
 
@@ -129,17 +131,19 @@ _LOGREG_PARAMS = {
 
 register(Entry(
     "ridge", _ridge,
-    "ridge regression of 001 §4: make_regression(m, d), lam = 1/m, random equal split",
+    "ridge regression of Shulgin & Richtárik (UAI 2022, §4): make_regression(m, d), "
+    "lam = 1/m, random equal split",
     "ridge(seed=3)",
     {"seed": Param("int", 0, "fixes the data, the split and x0 ~ N(0, 10)", 0, 2 ** 32, True),
      "m": Param("int", 100, "samples", 1, _INT, True),
      "d": Param("int", 80, "features", 1, _INT, True),
      "n": Param("int", 10, "workers (<= m)", 1, _INT, True),
      "lam": Param("float", None, "regulariser (default 1/m)", 0.0)},
-    source="seed 001 §4", needs="data"))
+    source=sources.RIDGE, needs="data"))
 register(Entry(
     "quadratic", _quadratic,
-    "strongly convex quadratic with exact kappa = L/mu, heterogeneity and interpolation knobs",
+    "strongly convex quadratic with exact kappa = L/mu, heterogeneity and interpolation knobs; "
+    "closed-form constants (quadratic(d=2000) builds in ~2 s)",
     "quadratic(kappa=100, n=10, d=50, hetero=1)",
     {"kappa": Param("float", 10.0, "condition number L/mu >= 1", 1.0),
      "n": Param("int", 10, "workers", 1, _INT, True),
@@ -148,26 +152,38 @@ register(Entry(
      "interp": Param("bool", 0, "1: grad f_i(x*) = 0 for all i (x* = 0)"),
      "seed": Param("int", 0, "seed", 0, _SEED, True),
      "L": Param("float", 1.0, "smoothness of f (mu = L/kappa)", 0.0, lo_open=True),
-     "lmax_ratio": Param("float", None, "target L_max/L >= 1 (sets the Hessian mixing)", 1.0)},
-    aliases=("quad", "quadratics"), source="SPEC §6; seed 001 Table 1"))
+     "lmax_ratio": Param("float", None, "target L_max/L in [1, n] (sets the Hessian mixing "
+                                         "t = (lmax_ratio - 1)/(n - 1))", 1.0)},
+    aliases=("quad", "quadratics"), source=sources.QUADRATIC))
 register(Entry(
     "logreg", _logreg,
     "L2-regularised logistic regression on a LIBSVM file (x*, f* to ~1e-15)",
     "logreg(data=a9a, lam=0.1, n=20)", dict(_LOGREG_PARAMS),
-    aliases=("logistic", "logreg-l2"), source="SPEC §6 (convex variant)", needs="data"))
+    aliases=("logistic", "logreg-l2"), source=sources.LOGREG, needs="data"))
 register(Entry(
     "logreg-nc", _logreg_nc,
-    "nonconvex logistic regression of SPEC §6 (EF21/3PC): lam sum x_k^2/(1+x_k^2)",
+    "nonconvex logistic regression of the EF21/3PC experiments: lam sum x_k^2/(1+x_k^2)",
     "logreg-nc(data=a9a, lam=0.1, n=20)", dict(_LOGREG_PARAMS),
     aliases=("logregnc", "logreg-nonconvex", "nonconvex-logreg", "ncvx-logreg"),
-    source="SPEC §6 (reconstructed)", needs="data"))
+    source=sources.LOGREG_NC, needs="data"))
 register(Entry(
     "divergence3", _divergence3,
-    "seed 004's n = d = 3 example where distributed CGD with Top-1 diverges",
+    "Beznosikov et al.'s n = d = 3 example where distributed CGD with Top-1 diverges",
     "divergence3(t=1)",
     {"t": Param("float", 1.0, "start x0 = (t, t, t); finite")},
-    aliases=("divergence-3", "div3", "divergence"), source="seed 004; SPEC §4"))
+    aliases=("divergence-3", "div3", "divergence"), source=sources.DIVERGENCE3))
 
+register(Entry(
+    "lsq", _lsq,
+    "synthetic least squares of any size (Gaussian A, n workers x rows rows) with exact "
+    "constants from N x N Gram matrices, for speed work; data 8 N d bytes",
+    "lsq(n=16, d=1000000, rows=10)",
+    {"n": Param("int", 16, "workers", 1, _INT, True),
+     "d": Param("int", 1000000, "dimension", 1, _INT, True),
+     "rows": Param("int", 10, "rows per worker (N = n rows)", 1, _INT, True),
+     "seed": Param("int", 0, "fixes A, b and x0", 0, _SEED, True),
+     "lam": Param("float", None, "regulariser (default 1/N)", 0.0, lo_open=True)},
+    aliases=("large-lsq", "synthetic-lsq", "least-squares"), source=sources.LSQ))
 
 # ----------------------------------------------------------------------------
 # parser
@@ -373,6 +389,7 @@ def make(spec, **overrides):
     >>> make("logreg-nc(data=/path/a9a.txt, lam=0.1, n=20)")     # doctest: +SKIP
     >>> make("logreg-nc(lam=0.1)", data="/my data/a9a.txt")      # doctest: +SKIP
     >>> make("divergence3")                                      # doctest: +SKIP
+    >>> make("lsq(n=16, d=1000000, rows=10)")                    # doctest: +SKIP
     """
     e, kw = _apply(spec, overrides)
     return e.build(**kw, name=canonical(e, kw))

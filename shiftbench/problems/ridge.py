@@ -1,4 +1,5 @@
-"""Ridge regression, the experiment of seed 001 §4 (SPEC §6).
+"""Ridge regression, the experiment of Shulgin & Richtárik, Shifted compression
+framework: generalizations and improvements, UAI 2022, §4.
 
     f(x) = 1/2 ||A x - y||^2 + lam/2 ||x||^2,   lam = 1/m,   A in R^{m x d},
 
@@ -10,7 +11,7 @@ split uniformly at random into n = 10 equal parts, and
     f_i(x) = n * 1/2 ||A_i x - y_i||^2 + lam/2 ||x||^2   (scale_i = n),
 
 so that f = (1/n) sum_i f_i exactly.  The start x0 has i.i.d. N(0, 10)
-entries: **variance** 10 (standard deviation sqrt(10)), as in 001 §4.
+entries: **variance** 10 (standard deviation sqrt(10)), as in that §4.
 """
 from __future__ import annotations
 
@@ -18,19 +19,33 @@ import math
 
 import numpy as np
 
+from . import sources
 from .quadratic import lsq_problem
 
 
-def _make_regression():
-    try:
-        from sklearn.datasets import make_regression
-    except ImportError:
-        raise ImportError('ridge needs scikit-learn: pip install "shiftbench[data]"') from None
-    return make_regression
+def make_regression(n_samples, n_features, random_state):
+    """``sklearn.datasets.make_regression(n_samples, n_features,
+    random_state=seed)`` at its defaults (10 informative features, no noise,
+    no bias, shuffled), reproduced draw for draw with NumPy's ``RandomState``
+    so that building ridge does not import scikit-learn (about 2 s);
+    ``tests/test_problems.py`` checks the arrays equal scikit-learn's."""
+    g = np.random.RandomState(random_state)
+    X = g.standard_normal(size=(n_samples, n_features))
+    k = min(n_features, 10)
+    truth = np.zeros((n_features, 1))
+    truth[:k, :] = 100 * g.uniform(size=(k, 1))
+    y = X @ truth
+    rows = np.arange(n_samples)
+    g.shuffle(rows)
+    X, y = X[rows], y[rows]
+    cols = np.arange(n_features)
+    g.shuffle(cols)
+    X[:, :] = X[:, cols]
+    return X, np.squeeze(y)
 
 
 def ridge(seed=0, m=100, d=80, n=10, lam=None, name=None):
-    """Ridge regression of seed 001 §4 with exact constants.
+    """Ridge regression of Shulgin & Richtárik (UAI 2022, §4) with exact constants.
 
     Parameters
     ----------
@@ -38,13 +53,13 @@ def ridge(seed=0, m=100, d=80, n=10, lam=None, name=None):
         Fixes everything: ``make_regression(random_state=seed)``, the random
         split of the rows, and x0 (both from ``numpy.random.SeedSequence(seed)``).
     m, d : int
-        Samples and features (001: m = 100, d = 80).
+        Samples and features (the paper: m = 100, d = 80).
     n : int
         Workers; the rows are shuffled and cut into n parts of equal size
         (sizes differ by at most one when n does not divide m; f = (1/n) sum f_i
         holds either way since scale_i = n).
     lam : float, optional
-        Regulariser weight; default 1/m (001 §4).
+        Regulariser weight; default 1/m (the paper's §4).
     name : str, optional
         Spec name stored in the problem.
 
@@ -54,10 +69,6 @@ def ridge(seed=0, m=100, d=80, n=10, lam=None, name=None):
         LSQ problem with L, L_i, mu, L_plus, x*, f*, grad f_i(x*) exact (dense
         eigen-solves / solve, see :func:`.quadratic.lsq_problem`).
 
-    Raises
-    ------
-    ImportError
-        If scikit-learn (the ``data`` extra) is missing.
     """
     seed, m, d, n = int(seed), int(m), int(d), int(n)
     where = name or "ridge"
@@ -72,7 +83,6 @@ def ridge(seed=0, m=100, d=80, n=10, lam=None, name=None):
     from . import memory
     memory.check(memory.F8 * (4.0 * m * d + 2.0 * n * d * d + 4.0 * d * d),
                  f"the data ({m} x {d}) and n = {n} local {d} x {d} Hessians", where)
-    make_regression = _make_regression()
     A, y = make_regression(n_samples=m, n_features=d, random_state=seed)
     r_split, r_x0 = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     perm = r_split.permutation(m)
@@ -92,5 +102,5 @@ def ridge(seed=0, m=100, d=80, n=10, lam=None, name=None):
         name = f"ridge({', '.join(args)})"
     meta = {"family": "ridge", "seed": seed, "m": m, "d": d, "n": n, "lam": lam,
             "x0": "N(0, 10): variance 10",
-            "source": "seed 001 §4: make_regression defaults, lam = 1/m"}
+            "source": sources.RIDGE}
     return lsq_problem(name, A, y, offsets, np.full(n, float(n)), lam, x0, meta)

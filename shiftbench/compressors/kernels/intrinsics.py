@@ -60,15 +60,26 @@ def absbits(v):
 # ----------------------------------------------------------------------------
 # bit costs
 
+@intrinsic
+def _clz64(typingctx, v):
+    """Leading zero bits of a 64-bit integer (``llvm.ctlz``; 64 for 0)."""
+    if not isinstance(v, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        val = context.cast(builder, args[0], sig.args[0], types.int64)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+            i64, [i64, ir.IntType(1)]), "llvm.ctlz.i64")
+        return builder.call(fn, [val, ir.Constant(ir.IntType(1), 0)])
+
+    return types.int64(v), codegen
+
+
 @njit(cache=True, inline="always")
 def ceil_log2(n):
-    """ceil(log2(n)) for 1 <= n <= 2**62 (0 for n == 1)."""
-    b = 0
-    v = 1
-    while v < n:
-        v <<= 1
-        b += 1
-    return b
+    """ceil(log2(n)) for 1 <= n <= 2**62 (0 for n == 1): one instruction."""
+    return 0 if n <= 1 else 64 - _clz64(np.int64(n) - 1)
 
 
 @njit(cache=True, inline="always")

@@ -87,7 +87,7 @@ def _natural_loop(x, out, key, deterministic):
     return nz
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def natural(x, out, rng, deterministic):
     """C_nat of x into out (one key draw unless deterministic).
 
@@ -103,7 +103,7 @@ _DITHER_NORM_LO = 2.0 ** -500   # outside (LO, HI) dither() rescales x first
 _DITHER_NORM_HI = 2.0 ** 500
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def dither(x, out, s, pn, natural_levels, rng):
     """Random (or natural) dithering with s levels in the p-norm.
 
@@ -193,7 +193,7 @@ def _natdither_fast(x, out, nrm, inv, smallest, key):
     return nz
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def terngrad(x, out, rng):
     """TernGrad of x into out (one key draw per call, also when x = 0).
 
@@ -213,7 +213,7 @@ def terngrad(x, out, rng):
     return kept
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def scaled_sign(x, out):
     """(||x||_1/d) sign(x) into out; returns the number of nonzero x_i."""
     d = x.size

@@ -62,7 +62,7 @@ def floyd_sample(d, k, rng, mark, idx):
     _floyd(d, k, rng, mark, idx, dummy, dummy, 1.0, False)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def randk(x, out, k, scale, rng, mark, iwork):
     """(scale) * x on K random coordinates; returns the kept count."""
     d = x.size
@@ -77,7 +77,7 @@ def randk(x, out, k, scale, rng, mark, iwork):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def randk_sparse(x, k, scale, rng, mark, idx, vals):
     """Sparse Rand-K: ``idx[:k]`` (sampling order) and ``vals = scale x[idx]``.
 
@@ -89,7 +89,7 @@ def randk_sparse(x, k, scale, rng, mark, idx, vals):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def adaptive(x, out, k, rng):
     """Adaptive random sparsification (reconstructed from J. Wangni, J. Wang,
     J. Liu and T. Zhang, "Gradient sparsification for communication-efficient

@@ -211,7 +211,7 @@ def _topk_sampled(x, out, k, iwork, write):
     return True, thr, ties, nc
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def topk(x, out, k, iwork):
     """Top-K of x into ``out`` (exact; ties go to the lowest index).
 
@@ -241,7 +241,7 @@ def topk(x, out, k, iwork):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def topk_sparse(x, k, iwork, idx, vals):
     """Top-K as (indices, values): ``idx[:k]`` increasing, ``vals = x[idx]``.
 

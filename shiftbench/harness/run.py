@@ -141,7 +141,12 @@ def prepare(method, problem, compressor=None, shift_compressor=None, **options):
     given.update({k: v for k, v in options.items() if k not in run_keys})
     ropts = validate_run({k: v for k, v in options.items() if k in run_keys})
     mopts = validate(m, given)
-    return m, P, m.build(m, P, mopts), mopts, ropts
+    b = m.build(m, P, mopts)
+    if ropts.get("wire"):
+        from ..wire.loop import wire_build
+        b = wire_build(b, m.loop)
+        b.params["wire"] = True
+    return m, P, b, mopts, ropts
 
 
 def run(method, problem, compressor=None, shift_compressor=None, *, seeds=None, x0=None,

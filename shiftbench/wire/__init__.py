@@ -25,8 +25,6 @@ True
 from __future__ import annotations
 
 import math
-from collections import namedtuple
-
 import numpy as np
 
 from . import codecs as K
@@ -41,16 +39,7 @@ ENC_SIG = K.ENC_SIG
 DEC_SIG = K.DEC_SIG
 
 
-class WirePlan(namedtuple("WirePlan", "rows uaddr")):
-    """How to encode the messages of packed compressor programs.
-
-    ``rows`` (int64, one row per op of the :class:`~shiftbench.compressors.
-    kernels.program.Programs`): codec kind, whether the op sends a message,
-    the users' codec slot, how a receiver replays its draws, rand-k's
-    ``shared``.  ``uaddr``: native entry points of the users' encoders and
-    decoders (slot s: ``2s``, ``2s + 1``).  Compiled code takes it as a
-    named tuple of two arrays.
-    """
+from .plan import WirePlan, empty_plan  # noqa: E402,F401
 
 
 #: users' codecs: compressor name -> (encoder, decoder)
@@ -215,16 +204,6 @@ def plan(comps, d=None):
     return p
 
 
-def empty_plan(nrows=1):
-    """The plan of an unused role (no messages)."""
-    p = WirePlan(np.zeros((max(1, nrows), K.PLAN_W), dtype=np.int64),
-                 np.zeros(2, dtype=np.int64))
-    p.__dict__["keep"] = []
-    p.__dict__["comps"] = []
-    p.__dict__["needs_seed"] = []
-    return p
-
-
 def message_capacity(comps, d, wide=False):
     """Bytes that hold the message of any compressor of ``comps`` at d
     (the working buffer size, slack excluded)."""
@@ -265,8 +244,8 @@ def _run(C, x, seed, rng, wide):
     tmp, ridx = _ws(C, d)
     buf = np.zeros(message_capacity([C], d, wide) + SLACK, dtype=np.uint8)
     out = np.empty(d)
-    bf, bv, end = K.encode_program(C.program, p, 0, x, out, rng, ws.regs, ws.iwork, ws.mark,
-                                   buf, 0, wide, tmp, ridx)
+    bf, bv, end, _ = K.encode_program(C.program, p, 0, x, out, rng, ws.regs, ws.iwork,
+                                      ws.mark, buf, 0, wide, tmp, ridx)
     return out, bf, bv, int(end), buf
 
 

@@ -63,6 +63,7 @@ from ..compressors.kernels.intrinsics import borrow
 from ..compressors.kernels.reductions import pnorm, pnorm_nnz, max_abs_nnz
 from ..compressors.kernels.sampling import floyd_sample
 from .bits import put_bits, get_bits, put_value, get_value, f32_bits
+from .._clock import cycles
 
 # codec kinds (plan column P_KIND)
 K_NONE = 0
@@ -712,8 +713,8 @@ def encode_program(prog, plan, w, x, out, rng, regs, iwork, mark, buf, pos0, wid
     program.apply_program` computes (same draws, same ``out``); only what
     travels is rounded.  The fixed-size messages come first (program order),
     the data-dependent one (at most one) last.  Returns ``(bits_full,
-    bits_values, end bit)``; the end is the bit count's (the message is
-    padded to it).
+    bits_values, end bit, cycles spent encoding)``; the end is the bit
+    count's (the message is padded to it).
     """
     rows = plan.rows
     d = x.size
@@ -724,6 +725,7 @@ def encode_program(prog, plan, w, x, out, rng, regs, iwork, mark, buf, pos0, wid
     bf = 0.0
     bv = 0.0
     ops = prog.ops
+    cyc = 0
     rsave = np.empty(2, dtype=np.uint64)
     for j in range(prog.ptr[w], prog.ptr[w + 1]):
         kind = ops[j, C_KIND]
@@ -745,8 +747,10 @@ def encode_program(prog, plan, w, x, out, rng, regs, iwork, mark, buf, pos0, wid
                 bv += b
                 ck = rows[j, P_KIND]
                 at = vpos if j == var else fpos
+                c0 = cycles()
                 e = enc_prim(ck, p, src, dst, buf, at, wide, a, rsave, plan.uaddr,
                              rows[j, P_USER], tmp, mark, ridx)
+                cyc += cycles() - c0
                 if j == var:
                     end = e
                 else:
@@ -768,7 +772,7 @@ def encode_program(prog, plan, w, x, out, rng, regs, iwork, mark, buf, pos0, wid
                 dst[i] = src[i]
     if var < 0:
         end = pos0 + fixed
-    return bf, bv, end
+    return bf, bv, end, cyc
 
 
 @njit(cache=True)
@@ -865,10 +869,14 @@ def wire_apply(prog, plan, w, x, out, rng, regs, iwork, mark, buf, wide, tmp, ri
     on entry and on return).  Returns ``(bits_full, bits_values)``."""
     rs[0] = rng[0]
     rs[1] = rng[1]
-    bf, bv, end = encode_program(prog, plan, w, x, out, rng, regs, iwork, mark, buf, 0, wide,
-                                 tmp, ridx)
+    bf, bv, end, cyc = encode_program(prog, plan, w, x, out, rng, regs, iwork, mark, buf, 0,
+                                      wide, tmp, ridx)
     stop = 8 * ((end + 7) // 8)
-    decode_program(prog, plan, w, buf, 0, stop, out, rs, True, regs, mark, wide, ridx)
+    use = False
+    for j in range(prog.ptr[w], prog.ptr[w + 1]):
+        if plan.rows[j, P_MSG] != 0 and plan.rows[j, P_SHARED] != 0:
+            use = True
+    decode_program(prog, plan, w, buf, 0, stop, out, rs, use, regs, mark, wide, ridx)
     for i in range((end + 7) // 8 + 8):
         buf[i] = 0
     return bf, bv

@@ -63,7 +63,9 @@ def _add_common(ap):
                          "(python -m shiftbench problems)")
     ap.add_argument("--data", default=None,
                     help="LIBSVM file for logreg / logreg-nc (any path; passed as is)")
-    ap.add_argument("--device", default="cpu", help="execution backend (default: cpu)")
+    ap.add_argument("--device", "--backend", dest="device", default="cpu",
+                    help="execution backend: cpu (default), cuda, or mpi (under mpiexec "
+                         "with n + 1 ranks: rank 0 the master, ranks 1..n the workers)")
     MM.add_cli_options(ap)
 
 
@@ -111,6 +113,35 @@ def run_main(argv):
     ap.add_argument("--force", action="store_true", help="replace an existing --out file")
     ap.add_argument("--json", action="store_true", help="print a one-line JSON summary")
     a = ap.parse_args(argv)
+    if str(a.device).strip().lower() == "mpi":
+        return _run_mpi(prog, a, argv)
+    return _run(prog, a)
+
+
+def _run_mpi(prog, a, argv):
+    """``run --backend mpi``: workers serve, the master runs and then releases them."""
+    try:
+        from ..backends import mpi
+        r = mpi.rank()
+    except ImportError as e:
+        return _err(prog, e)
+    if r != 0:
+        return mpi.serve_worker()
+    try:
+        try:
+            return _run(prog, a)
+        except mpi.WorkerFailed as e:
+            print(f"{prog}: error: {e}", file=sys.stderr)
+            sys.stderr.flush()
+            import os
+            import threading
+            threading.Timer(5.0, os._exit, (1,)).start()   # a dead rank must not hang the exit
+            return 1
+    finally:
+        mpi.release_workers()
+
+
+def _run(prog, a):
     from .run import run
     from ..backends.cpu import RunInterrupted
     try:
@@ -128,6 +159,8 @@ def run_main(argv):
         kw = dict(mopts, **ropts)
         interrupted = None
         try:
+            if str(a.device).strip().lower() == "mpi" and a.out:
+                kw["checkpoint"] = a.out
             if runs == 1:
                 res = run(m.name, P, seed=seed, device=a.device, progress=True, **kw)
             else:

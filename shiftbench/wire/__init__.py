@@ -245,7 +245,7 @@ def _run(C, x, seed, rng, wide):
     buf = np.zeros(message_capacity([C], d, wide) + SLACK, dtype=np.uint8)
     out = np.empty(d)
     bf, bv, end, _ = K.encode_program(C.program, p, 0, x, out, rng, ws.regs, ws.iwork,
-                                      ws.mark, buf, 0, wide, tmp, ridx)
+                                      ws.mark, buf, 0, np.int64(bool(wide)), tmp, ridx)
     return out, bf, bv, int(end), buf
 
 
@@ -283,7 +283,7 @@ def compress(C, x, seed=0, rng=None, wide=False):
     regs = np.zeros((max(C.nreg, 1), d))
     tmp, ridx = _ws(C, d)
     K.decode_program(C.program, plan([C]), 0, buf, 0, 8 * n, out, st, True, regs,
-                     np.zeros(d, dtype=np.uint8), wide, ridx)
+                     np.zeros(d, dtype=np.uint8), np.int64(bool(wide)), ridx)
     return out, Bits(bf, bv)
 
 
@@ -321,7 +321,7 @@ def decode(C, buf, d, seed=None, wide=False):
     regs = np.zeros((max(C.nreg, 1), d))
     tmp, ridx = _ws(C, d)
     mark = np.zeros(d, dtype=np.uint8)
-    last = K.decode_program(C.program, p, 0, wb, 0, 8 * n, out, rng, need, regs, mark, wide,
+    last = K.decode_program(C.program, p, 0, wb, 0, 8 * n, out, rng, need, regs, mark, np.int64(bool(wide)),
                             ridx)
     if last > 8 * n:
         raise ValueError(f"decode: the message of {n} bytes is too short for {C.spec} "

@@ -22,8 +22,8 @@ master, ranks 1..N the workers of a problem with n = N.
 * Faults: a worker that raises sends its one-line error to the master,
   which stops the run (exit status 1, ``worker rank R failed at iteration
   K: ...``); a worker that stops answering is named after
-  ``SHIFTBENCH_MPI_TIMEOUT`` seconds (default 20; the first round, which
-  compiles, gets 600).  A worker killed by a signal makes ``mpiexec`` end
+  ``SHIFTBENCH_MPI_TIMEOUT`` seconds (default 20; the first three rounds,
+  which compile, get 600).  A worker killed by a signal makes ``mpiexec`` end
   the whole job at once (its own message names the PID and signal).  In
   every case the trace rows recorded so far are in ``OUT.partial.csv``
   (``run --out OUT``), written as the run goes.
@@ -255,7 +255,7 @@ class MPIBackend:
             t0 = time.perf_counter()
             reqs = [comm.Irecv([bufs[w], MPI.BYTE], source=w + 1, tag=tag) for w in range(n)]
             done = [False] * n
-            limit = 600.0 if first else timeout
+            limit = 600.0 if first else timeout     # (the first rounds compile)
             while not all(done):
                 for w in range(n):
                     if not done[w] and reqs[w].Test():
@@ -307,7 +307,7 @@ class MPIBackend:
                     vbits[w] += bv
                     up_bytes[w] += nb
                 tm["codec"] += time.perf_counter() - t0
-            receive(frames, TAG_ROUND, it == 0)
+            receive(frames, TAG_ROUND, it <= 2)
             t0 = time.perf_counter()
             for w in range(n):
                 h = frames[w][:8 * HDR].view(np.int64)

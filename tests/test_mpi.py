@@ -166,3 +166,27 @@ def test_not_under_mpiexec_is_one_line():
                        env=_env(), cwd=str(ROOT), timeout=120)
     assert r.returncode != 0
     assert len(r.stderr.strip().splitlines()) == 1 and "mpiexec" in r.stderr
+
+
+SWEEP = ["-m", "shiftbench", "sweep", "--methods", "diana,ef21",
+         "--compressors", "rand-k(q=0.1)|top-k(q=0.2)", "--seeds", "0-2",
+         "--problem", mpi_job.PROBLEM, "--iters", "50"]
+SAME = ["key", "method", "compressor", "seed", "status", "iterations", "rel_error",
+        "bits_per_worker", "grad_norm_sq"]
+
+
+def test_sweep_over_ranks_gives_the_serial_rows_and_resumes(job, tmp_path):
+    from shiftbench.store import Store
+    serial, spread = tmp_path / "serial.db", tmp_path / "mpi.db"
+    r = subprocess.run([sys.executable] + SWEEP + ["--out", str(serial)], capture_output=True,
+                       text=True, env=_env(), cwd=str(ROOT), timeout=300)
+    assert r.returncode == 1, r.stderr[-2000:]          # diana with top-k is refused
+    r = _mpirun(2, SWEEP + ["--out", str(spread)], timeout=300)
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert "6 run(s) recorded" in r.stderr and "2 configuration(s) failed" in r.stderr
+    a = Store(str(serial)).frame()[SAME].sort_values("key").reset_index(drop=True)
+    b = Store(str(spread)).frame()[SAME].sort_values("key").reset_index(drop=True)
+    assert len(a) == 6
+    assert a.equals(b)
+    r = _mpirun(2, SWEEP + ["--out", str(spread)], timeout=300)
+    assert "0 run(s) recorded, 6 already" in r.stderr, r.stderr[-2000:]

@@ -341,17 +341,24 @@ def sweep_main(argv):
         return _err(prog, e)
     problem_id = a.problem if a.data is None else [a.problem, os.path.abspath(a.data)]
     n_fail = n_run = n_skip = 0
+    rank, nranks, comm = _sweep_ranks()
     total = len(configs) * len(seeds)
     from ..progress import Progress
-    bar = Progress(total, "sweep (runs)")
+    bar = Progress(-(-total // nranks) if nranks > 1 else total,
+                   "sweep (runs)" if nranks == 1 else f"sweep (rank 0 of {nranks}: its runs)",
+                   enabled=None if rank == 0 else False)
     for ci, (m, mopts, ropts) in enumerate(configs):
         inputs = {"method": m.name, "problem": problem_id, "device": a.device,
                   **{o.name: _py(mopts.get(o.name)) for o in m.all_options if o.cli},
-                  **{k: _py(v) for k, v in ropts.items()}}
-        keys = {s: sweep_key(dict(inputs, seed=s)) for s in seeds}
-        todo = [s for s in seeds if keys[s] not in done]
-        n_skip += len(seeds) - len(todo)
-        bar.update(len(seeds) - len(todo))
+                  **{k: _py(v) for k, v in ropts.items()
+                     if not (k == "wire" and not v)}}   # (keys of stores before --wire)
+        mine = [s for j, s in enumerate(seeds) if (ci * len(seeds) + j) % nranks == rank]
+        if not mine:
+            continue
+        keys = {s: sweep_key(dict(inputs, seed=s)) for s in mine}
+        todo = [s for s in mine if keys[s] not in done]
+        n_skip += len(mine) - len(todo)
+        bar.update(len(mine) - len(todo))
         if not todo:
             continue
         try:
@@ -366,9 +373,10 @@ def sweep_main(argv):
                   f"flight were not recorded (re-run the command to resume)", file=sys.stderr)
             return 130
         except (ValueError, FileNotFoundError, OSError) as e:
-            print(f"[{ci + 1}/{len(configs)}] {m.name} {_cfg_text(mopts)}: error: {e}",
-                  file=sys.stderr)
-            n_fail += 1
+            if (ci * len(seeds)) % nranks == rank:         # said once, by its first run's rank
+                print(f"[{ci + 1}/{len(configs)}] {m.name} {_cfg_text(mopts)}: error: {e}",
+                      file=sys.stderr)
+                n_fail += 1
             bar.update(len(todo))
             continue
         for res in res_list:
@@ -392,13 +400,36 @@ def sweep_main(argv):
         last = res_list[-1].summary()
         bar.update(len(res_list), note=f"{m.name} {_cfg_text(mopts)}: {last['status']}")
     bar.close()
+    if comm is not None:                       # every rank's runs are in the store
+        n_run, n_skip, n_fail = (sum(v) for v in zip(*comm.allgather((n_run, n_skip, n_fail))))
+        if rank != 0:
+            return 1 if n_fail else 0
     print(f"{prog}: {n_run} run(s) recorded, {n_skip} already in {a.out}"
-          + (f", {n_fail} configuration(s) failed" if n_fail else ""), file=sys.stderr)
+          + (f", {n_fail} configuration(s) failed" if n_fail else "")
+          + (f" ({nranks} MPI ranks)" if nranks > 1 else ""), file=sys.stderr)
     try:
         _print_summary(store.frame())
     except Exception as e:  # noqa: BLE001 - the summary is a convenience
         print(f"{prog}: (no summary: {e})", file=sys.stderr)
     return 1 if n_fail else 0
+
+
+def _sweep_ranks():
+    """(rank, ranks, communicator) of a sweep started by mpiexec (run j of
+    the grid goes to rank j mod ranks), else (0, 1, None).  mpi4py is only
+    imported when an MPI launcher started this process."""
+    launched = any(k in os.environ for k in ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE",
+                                            "PMIX_RANK", "MPI_LOCALNRANKS"))
+    if not launched:
+        return 0, 1, None
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return 0, 1, None
+    comm = MPI.COMM_WORLD
+    if comm.Get_size() == 1:
+        return 0, 1, None
+    return comm.Get_rank(), comm.Get_size(), comm
 
 
 def _cfg_text(mopts):

@@ -161,3 +161,15 @@ def test_users_compressor_with_an_encoder_round_trips():
         _check("half-sign(c=0.5)", x, 3)
     finally:
         wire.unregister_codec("half-sign")
+
+
+def test_perf_rows_encode_and_decode():
+    from shiftbench import perf as P
+    import shiftbench.wire.perf  # noqa: F401  (registers the rows)
+    rows = [e for e in P.ENTRIES if e.variant in ("encode", "decode")]
+    assert {e.variant for e in rows} == {"encode", "decode"}
+    for e in rows:
+        if e.kernel.startswith(("rand-k", "natural(")) or e.kernel == "natural":
+            case = e.make(2000)
+            case.kernel()
+            assert case.info["bytes"] == math.ceil(case.info["bits"] / 8)

@@ -33,12 +33,11 @@ Workers run :func:`serve_worker` (the CLI does this on ranks >= 1).
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 import numpy as np
 
-from ..methods.loopdata import NCOL, COLUMNS, MAX_ITER, INTERRUPTED
+from ..methods.loopdata import NCOL, COLUMNS, MAX_ITER
 from ..wire import io as WIO
 
 TAG_SETUP = 11
@@ -634,8 +633,3 @@ class _Worker:
         h[H_NBYTES] = len(raw)
         frame[8 * HDR + 8 * d:8 * HDR + 8 * d + len(raw)] = np.frombuffer(raw, np.uint8)
         self.comm.Send([frame[:self._size(frame, d)], self.MPI.BYTE], dest=0, tag=TAG_ROUND)
-
-
-def _stderr(msg):
-    sys.stderr.write(msg + "\n")
-    sys.stderr.flush()

@@ -38,8 +38,7 @@ from .. import _rng
 from .._clock import cycles
 from ..compressors.kernels import apply_program, IWORK_EXTRA
 from ..problems.base import local_grad
-from ..wire.io import (is_wire, is_recv, msg_compress, msg_full, msg_more, round_vec,  # noqa: F401
-                       RECV)
+from ..wire.io import is_wire, is_recv, msg_compress, msg_full, msg_more, round_vec  # noqa: F401
 from ..wire.plan import WirePlan
 
 # modes

@@ -81,7 +81,7 @@ from ..compressors.kernels import apply_program, IWORK_EXTRA
 from ..problems.base import local_grad
 from ..wire.io import is_wire, msg_compress, msg_full, msg_flag, round_vec
 from ..wire.plan import WirePlan
-from .engine import (wire_capacity, stop_status, bits_stats, write_row, mean_rows, COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
+from .engine import (stop_status, bits_stats, write_row, mean_rows, COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
                      INTERRUPTED, STOP_REL_ERR, STOP_GRAD, STOP_FGAP, C_IT, C_DIST, C_REL, C_FGAP,
                      C_GRAD, C_BITS, C_BITSMAX, C_VBITS, C_DOWN, C_SHIFT, C_CYC, C_F)
 

@@ -321,8 +321,8 @@ def decode(C, buf, d, seed=None, wide=False):
     regs = np.zeros((max(C.nreg, 1), d))
     tmp, ridx = _ws(C, d)
     mark = np.zeros(d, dtype=np.uint8)
-    last = K.decode_program(C.program, p, 0, wb, 0, 8 * n, out, rng, need, regs, mark, np.int64(bool(wide)),
-                            ridx)
+    last = K.decode_program(C.program, p, 0, wb, 0, 8 * n, out, rng, need, regs, mark,
+                            np.int64(bool(wide)), ridx)
     if last > 8 * n:
         raise ValueError(f"decode: the message of {n} bytes is too short for {C.spec} "
                          f"at d = {d}")

@@ -1,8 +1,8 @@
 """Messages of the method loops: one compiled interface for every role.
 
-The compiled loops (:mod:`shiftbench.methods.engine`, :mod:`shiftbench.
-methods.tpc`) never call a compressor directly: they call :func:`msg_compress`
-(a compressor message), :func:`msg_full` (a vector sent in full, e.g.
+The wire loops (``run_loop`` of :mod:`shiftbench.methods.engine` and
+:mod:`shiftbench.methods.tpc`, and the MPI backend's steps) call no
+compressor directly: they call :func:`msg_compress` (a compressor message), :func:`msg_full` (a vector sent in full, e.g.
 Rand-DIANA's refresh), :func:`msg_flag` (a 1-bit flag, e.g. LAG's trigger)
 and :func:`msg_more` on a :class:`WireIO`, whose ``mode`` says who runs the
 code:
@@ -10,7 +10,10 @@ code:
 =========  ==================================================================
 mode       what a message does
 =========  ==================================================================
-``OFF``    the one-process loop: the compressor's fp64 output, as counted
+``None``   (``io`` is None, not a WireIO) the one-process loop without wire:
+           the compressor's fp64 output, as counted; compiled with no wire
+           code at all (:func:`msg_compress` etc. are overloads on io's type)
+``OFF``    the same at run time (a WireIO whose messages are not encoded)
 ``SIM``    the one-process loop with ``wire``: encoded and decoded (scratch
            buffer), the loop continues with what a receiver decodes
 ``SEND``   an MPI worker: encoded into the round's frame (sub-messages,
@@ -36,7 +39,6 @@ from numba import njit, types
 from numba.extending import overload
 
 from ..compressors.kernels.program import apply_program
-from ..compressors.kernels.program import C_KIND, OP_PRIM, OP_UPRIM
 from .bits import put_bits, get_bits
 from .._clock import cycles
 from . import codecs as K
@@ -187,7 +189,6 @@ def _msg_compress(io, prog, plan, w, x, out, rng, regs, iwork, mark):
         return K.wire_apply(prog, plan, w, x, out, rng, regs, iwork, mark, io.buf, io.wide,
                             io.tmp, io.ridx, io.rs)
     c = io.cur
-    d = out.size
     if io.mode == SEND:
         use = _needs_rng(prog, plan, w)
         if use:

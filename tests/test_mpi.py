@@ -46,7 +46,8 @@ def _env():
 
 def _mpirun(n, args, timeout=400, env=None):
     return subprocess.run([MPIEXEC, "-n", str(n), sys.executable] + args, capture_output=True,
-                          text=True, timeout=timeout, env=env or _env(), cwd=str(ROOT))
+                          text=True, timeout=timeout, env=env or _env(), cwd=str(ROOT),
+                          stdin=subprocess.DEVNULL)
 
 
 def _sim(case):
@@ -197,3 +198,11 @@ def test_sweep_over_ranks_gives_the_serial_rows_and_resumes(job, tmp_path):
     assert a.equals(b)
     r = _mpirun(2, SWEEP + ["--out", str(spread)], timeout=300)
     assert "0 run(s) recorded, 6 already" in r.stderr, r.stderr[-2000:]
+
+
+def test_sweep_with_the_mpi_backend_is_one_line(tmp_path):
+    r = subprocess.run([sys.executable] + SWEEP + ["--out", str(tmp_path / "s.db"), "--device",
+                                                   "mpi"], capture_output=True, text=True,
+                       env=_env(), cwd=str(ROOT), timeout=120)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "mpiexec -n P" in r.stderr

@@ -330,6 +330,9 @@ def sweep_main(argv):
             comps = [None]
         if a.seed is not None:
             raise ValueError("sweep takes --seeds, not --seed")
+        if str(a.device).strip().lower() == "mpi":
+            raise ValueError("sweep spreads its runs over MPI ranks itself: run mpiexec -n P "
+                             "python -m shiftbench sweep ... with --device cpu (the default)")
         seeds = parse_seeds(a.seeds)
         grid = parse_grid(a.grid)
         configs = sweep_configs(a, methods, comps, grid)

@@ -173,3 +173,43 @@ def test_perf_rows_encode_and_decode():
             case = e.make(2000)
             case.kernel()
             assert case.info["bytes"] == math.ceil(case.info["bits"] / 8)
+
+
+WIRE_RUNS = [("dcgd", "rand-k(q=0.2)", {}), ("dcgd-fixed", "rand-k(q=0.2)", {"shift": "star"}),
+             ("dcgd-star", "rand-k(q=0.2)", {"shift_compressor": "top-k(q=0.2)"}),
+             ("diana", "rand-k(q=0.2)", {"shift_compressor": "top-k(q=0.1)"}),
+             ("rand-diana", "rand-k(q=0.2)", {}), ("gdci", "rand-k(q=0.5)", {}),
+             ("vr-gdci", "rand-k(q=0.5)", {}), ("cgd", "top-k(q=0.2)", {}),
+             ("ef", "top-k(q=0.2)", {}),
+             ("ef21", "top-k(q=0.2)", {}), ("lag", None, {"zeta": 0.5}), ("clag", "top-k(q=0.2)", {"zeta": 0.5}),
+             ("3pcv2", "top-k(q=0.2)", {"compressor2": "rand-k(q=0.2)"}),
+             ("3pcv5", "top-k(q=0.2)", {}), ("marina", "rand-k(q=0.2)", {})]
+
+
+@pytest.mark.parametrize("method,comp,opts", WIRE_RUNS, ids=[r[0] + "-" + str(r[1])
+                                                           for r in WIRE_RUNS])
+def test_wire_loop_counts_the_bits_of_the_engine(method, comp, opts):
+    """The wire loop (run_loop) is a second copy of each compiled loop: it
+    spends the same bits as run_one and its iterates differ by fp32 rounding.
+    (LAG/CLAG use zeta = 0.5: with zeta = 1 their first trigger compares two
+    equal norms, and rounding decides it.)"""
+    P = "ridge(n=3, m=30, d=12)"
+    kw = dict(iters=40, seed=2, stride=1, eps=0.0, **opts)
+    if comp is not None:
+        kw["compressor"] = comp
+    a = sb.run(method, P, **kw)
+    b = sb.run(method, P, wire=True, **kw)
+    assert b.params.get("wire") is True
+    assert a.status == b.status and a.iterations == b.iterations
+    np.testing.assert_array_equal(a.trace["bits_per_worker"], b.trace["bits_per_worker"])
+    np.testing.assert_array_equal(a.trace["downlink_bits_per_worker"],
+                                  b.trace["downlink_bits_per_worker"])
+    ra, rb = a.trace["rel_error"].to_numpy(), b.trace["rel_error"].to_numpy()
+    assert np.all(np.abs(ra - rb) <= 1e-4 * np.maximum(ra, 1e-12)), np.max(np.abs(ra - rb) / ra)
+    assert not np.array_equal(ra, rb)              # the rounding is really there
+
+
+def test_wire_option_is_validated_in_one_line():
+    with pytest.raises(ValueError) as e:
+        sb.run("diana", "ridge(n=2, m=20, d=5)", iters=2, wire="maybe")
+    assert "wire" in str(e.value) and "on | off" in str(e.value)

@@ -35,7 +35,8 @@ import mpi_job  # noqa: E402
 
 CASES = [f"{m}/{c}/{w}" for m, c in (("diana", "rand-k(q=0.1)"), ("rand-diana", "rand-k(q=0.1)"),
                                      ("ef21", "top-k(q=0.1)"), ("diana", "natural"))
-         for w in (0, 1)]
+         for w in (0, 1)] + ["vr-gdci/rand-k(q=0.5)/1", "ef/top-k(q=0.2)/0", "lag/identity/1",
+                             "marina/rand-k(q=0.2)/1"]
 
 
 def _env():

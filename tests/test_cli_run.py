@@ -178,6 +178,7 @@ def test_runs_beyond_memory_is_one_line(capsys):
     rc = main(["run", "--method", "diana", "--runs", "10000000", "--iters", "100000"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "GiB" in err
+    assert "fewer runs or iterations" in err
 
 
 def test_ctrl_c_keeps_the_partial_trace(tmp_path):
@@ -198,3 +199,44 @@ def test_ctrl_c_keeps_the_partial_trace(tmp_path):
     assert len(err.strip().splitlines()) == 1 and "interrupted" in err
     tr = read_trace(out)
     assert tr.attrs["status"] == "interrupted" and tr["iteration"].iloc[-1] > 0
+
+
+def test_interrupted_sweep_keeps_finished_runs_and_resumes_exactly(tmp_path):
+    """SIGINT mid-sweep: runs finish and are recorded a chunk at a time, so the
+    store keeps what finished; re-running the command completes exactly the
+    grid (no run lost or duplicated)."""
+    import signal
+    import sqlite3
+    import time
+    from shiftbench.harness.cli import SWEEP_CHUNK
+    store = tmp_path / "s.db"
+    nseeds = 20 * SWEEP_CHUNK
+    cmd = [sys.executable, "-m", "shiftbench", "sweep", "--methods", "diana", "--problem",
+           "ridge", "--compressors", "rand-k(q=0.1)", "--seeds", f"0-{nseeds - 1}",
+           "--iters", "2000", "--eps", "0", "--out", str(store)]
+    env = dict(os.environ, SHIFTBENCH_PROGRESS="0")
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    def count():
+        try:
+            with sqlite3.connect(store) as c:
+                return c.execute("select count(*) from runs").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+
+    t_end = time.monotonic() + 120
+    while count() < SWEEP_CHUNK and time.monotonic() < t_end and p.poll() is None:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    kept = count()
+    assert p.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1 and "interrupted" in err
+    assert SWEEP_CHUNK <= kept < nseeds
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"{nseeds - kept} run(s) recorded, {kept} already" in r.stderr
+    with sqlite3.connect(store) as c:
+        n, nk, ns = c.execute("select count(*), count(distinct key), count(distinct seed) "
+                              "from runs").fetchone()
+    assert n == nk == ns == nseeds

@@ -278,17 +278,59 @@ def test_randk_inclusion_frequencies():
         assert abs(c - T * pp) <= Z * math.sqrt(T * pp * (1 - pp))
 
 
-def test_randk_subset_uniform_chi_square():
-    """All C(6, 2) = 15 subsets equally likely: Pearson chi-square with 14
-    degrees of freedom below its 1e-6 upper quantile (about 51.1)."""
-    d, k, T = 6, 2, 30000
+@pytest.mark.parametrize("d,k,streams", [(6, 2, True), (7, 3, True), (26, 2, False)])
+def test_randk_subset_uniform_chi_square(d, k, streams):
+    """All C(d, k) subsets equally likely, for both of Rand-K's selection
+    rules (streaming for large K, Floyd for small): Pearson chi-square with
+    C(d, k) - 1 degrees of freedom below its 1e-6 upper quantile (51.1 for
+    C(6, 2) = 15, 71.4 for C(7, 3) = 35, 447 for C(26, 2) = 325)."""
+    from shiftbench.compressors.kernels.sampling import randk_streams
+    assert randk_streams(k, d) == streams
+    T = 30000
     Y, _, _ = compressor(f"crand-k(k={k})").sample(np.ones(d), T, seed=9)
     codes = (Y != 0) @ (1 << np.arange(d))
     vals, counts = np.unique(codes, return_counts=True)
+    assert np.all((Y != 0).sum(1) == k)
     assert len(vals) == math.comb(d, k)
     e = T / math.comb(d, k)
     chi2 = np.sum((counts - e) ** 2 / e)
     assert chi2 <= stats.chi2.isf(1e-6, math.comb(d, k) - 1), chi2
+
+
+def test_randk_rules_agree_with_the_reference():
+    """Floyd for small K, streaming for large: the rule is a function of
+    (K, d) shared by the kernel, the reference and the device; the kernel's
+    dense and sparse forms and ``floyd_sample`` (the wire's replay) draw
+    the same index set and leave the stream in the same state."""
+    from shiftbench import _rng
+    from shiftbench.compressors.kernels.sampling import randk_streams, floyd_sample
+    from shiftbench.naive.compressors import randk_streams as ref_streams
+    for d in (1, 2, 12, 13, 100, 2 ** 22 - 1, 2 ** 22, 10 ** 7):
+        for k in {1, 2, d // 41, d // 40, d // 13, d // 12, d // 11, d}:
+            if 1 <= k <= d:
+                assert randk_streams(k, d) == ref_streams(k, d), (k, d)
+    for d in (1, 2, 3, 8, 9, 24, 97, 600):
+        x = np.random.default_rng(d).standard_normal(d)
+        for k in sorted({1, 2, d // 13, d // 12, d // 2, d - 1, d}):
+            if not 1 <= k <= d:
+                continue
+            C = compressor(f"rand-k(k={k})")
+            for seed in range(3):
+                y, b = C.compress(x, seed)
+                y0, bf, _ = naive_compress(f"rand-k(k={k})", x, seed)
+                assert np.array_equal(y.view(np.uint64), y0.view(np.uint64)), (d, k, seed)
+                assert np.count_nonzero(y) == k and int(b) == bf
+                idx, vals, _ = C.compress_sparse(x, seed)
+                z = np.zeros(d)
+                z[idx] = vals
+                assert np.array_equal(z, y) and len(set(idx.tolist())) == k
+                r0, r1 = _rng.new_state(seed), _rng.new_state(seed)
+                C.compress(x, rng=r0)
+                mark = np.zeros(d, np.uint8)
+                ii = np.zeros(d, np.int64)
+                floyd_sample(d, k, r1, mark, ii)
+                assert np.array_equal(r0, r1) and not mark.any()
+                assert sorted(ii[:k].tolist()) == sorted(idx.tolist())
 
 
 def test_randk_shared_same_indices_fewer_bits():

@@ -19,6 +19,7 @@ from shiftbench.compressors.user import unregister_compressor
 from gpu_devices import DEVICES, need
 
 EXTRA = ["top-k(k=3)", "top-k(q=0.5)", "crand-k(k=4)", "rand-k(k=5, shared=1)",
+         "rand-k(k=1)", "crand-k(k=1)",                 # Floyd at d = 24 (k = 2+: streaming)
          "dither(s=3, p=1)", "dither(s=3, p=inf)", "dither(s=2, p=3)", "natural-dither(s=2000)",
          "scaled-bernoulli(p=0.7)", "adaptive(k=2)", "natural(bits=64)",
          "compose(natural, top-k(k=3))", "scale(induced(top-k(k=2), natural), lam=0.5)",

@@ -93,3 +93,24 @@ def test_cli_device(device):
     out = json.loads(r.stdout)
     rows = out if isinstance(out, list) else [out]
     assert rows and all("status" in row for row in rows)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_gpu_check_script_compares_traces(device, monkeypatch):
+    """``python -m shiftbench.gpu.check`` (the script run when a GPU is lent):
+    its loop check passes on equal traces and its difference measure sees a
+    perturbation of one entry."""
+    from shiftbench.gpu import check
+    a = sb.run("diana", PROBLEM, iters=3, seed=1, compressor="rand-k(k=2)").trace
+    b = a.copy()
+    assert check.trace_difference(a, b) == 0.0
+    b.loc[b.index[-1], "dist_sq"] *= 1 + 1e-9
+    assert 5e-10 < check.trace_difference(a, b) < 2e-9
+    b.loc[b.index[-1], "f_gap"] = float("nan")
+    assert check.trace_difference(a, b) == float("inf")
+    if device == "cpu":
+        return
+    need(device)
+    monkeypatch.setattr(check, "LOOPS", [("ef21", {"compressor": "top-k(k=2)"})])
+    rows = check.check_loops(PROBLEM, ((3, 1e-12),))
+    assert len(rows) == 1 and rows[0]["ok"] and rows[0]["bits_equal"], rows

@@ -16,10 +16,12 @@ the CPU kernel's output bit for bit and its bit count:
 * Top-K: an exact radix select on the bit patterns of |x_i| (six passes of
   11-bit digits through a shared-memory histogram, no sort), ties to the
   lowest index through a block-wide prefix count;
-* Rand-K: thread 0 runs Floyd's algorithm on the worker's stream (the same
-  draws, so the same index set), the block gathers;
-* adaptive sparsification draws one uniform per kept candidate in index
-  order, so thread 0 runs it (a serial kernel, exact).
+* Rand-K: small K, thread 0 runs Floyd's algorithm on the worker's stream
+  (the same draws, so the same index set), the block gathers; large K, the
+  CPU's streaming rule (candidates from counter-based draws in parallel,
+  thread 0 corrects their count to K with the same stream draws);
+* adaptive sparsification: lane-order sums, one key, entry i uses
+  ``ctr_uniform(key, i)`` (as the CPU).
 
 :data:`DEVICE_IDS` maps each CPU kernel (a numba dispatcher) to its device
 kernel's id; :func:`call_prim` dispatches on it.
@@ -31,9 +33,10 @@ from numba import float64, int64, uint64, uint8, int32
 from ..compressors import builtins as B
 from ..compressors.kernels import intrinsics as I
 from ..compressors.kernels import quantisers as Q
+from ..compressors.kernels import sampling as S
 from ._target import cuda, dev
 from .block import (RADIX, bsum_i, bcast_f, bcast_i, lanes, pnorm_nnz, max_abs_nnz,
-                    draw_key, draw_uniform, ldexp, mul_rn, SUM_ABS)
+                    draw_key, draw_uniform, ldexp, mul_rn, SUM_ABS, MAX_ABS, LANES)
 from .rng import ctr_u64, ctr_uniform, bounded, uniform
 
 
@@ -81,6 +84,7 @@ ONE_EXP = I.ONE_EXP
 NORM_LO = Q._DITHER_NORM_LO
 NORM_HI = Q._DITHER_NORM_HI
 INV_2_53 = 1.0 / 9007199254740992.0
+INV_2_52 = 1.0 / 4503599627370496.0
 
 # device kernel ids
 K_ZERO, K_IDENTITY, K_TOPK, K_RANDK, K_BERNOULLI, K_ADAPTIVE, K_NATURAL, K_DITHER, \
@@ -242,6 +246,39 @@ def floyd(d, k, rng, mark, idx):
 
 
 @dev
+def randk_streams(k, d):
+    """The CPU's ``randk_streams``: the streaming rule for large K."""
+    ratio = S.RANDK_STREAM_RATIO_LARGE if d >= S.RANDK_STREAM_LARGE_D else S.RANDK_STREAM_RATIO
+    return int64(k) * ratio >= d
+
+
+@dev
+def stream_bit(key, i, thr):
+    """The CPU's ``stream_bit``: entry i's 16-bit draw is below thr."""
+    r = ctr_u64(key, i >> 2)
+    return int64((r >> uint64(16 * (i & 3))) & uint64(0xFFFF)) < thr
+
+
+@dev
+def stream_fix(d, k, c, key, thr, rng, mark, lst, x, out, scale):
+    """The CPU's ``_stream_fix`` (one thread): same draws, same toggles."""
+    drop = c > k
+    want = c - k if drop else k - c
+    m = 0
+    while m < want:
+        tt = bounded(rng, d)
+        byte = tt >> 3
+        bit = uint8(1 << (tt & 7))
+        if (mark[byte] & bit) != 0 or stream_bit(key, tt, thr) != drop:
+            continue
+        mark[byte] |= bit
+        lst[m] = tt
+        out[tt] = 0.0 if drop else scale * x[tt]
+        m += 1
+    return m
+
+
+@dev
 def p_randk(x, out, p, rng, iwork, mark, sf, si, su, hist):
     """params: k, q, bits, shared, scaled (1: rand-k, 0: crand-k)."""
     t = cuda.threadIdx.x
@@ -252,6 +289,25 @@ def p_randk(x, out, p, rng, iwork, mark, sf, si, su, hist):
     ib = 0 if p[3] != 0.0 else support_bits(k, d)
     vb = p[2]
     cuda.syncthreads()
+    if randk_streams(k, d):
+        # the CPU's streaming rule: candidates in parallel, the correction
+        # to exactly K on thread 0 (the same draws), marks cleared in parallel
+        key = draw_key(rng, su)
+        thr = (int64(k) * 65536 + d // 2) // d
+        c = 0
+        for i in range(t, d, nt):
+            sel = stream_bit(key, i, thr)
+            out[i] = scale * x[i] if sel else 0.0
+            c += int64(sel)
+        c = bsum_i(c, si)
+        m = 0
+        if t == 0:
+            m = stream_fix(d, k, c, key, thr, rng, mark, iwork, x, out, scale)
+        m = bcast_i(m, si)
+        for j in range(t, m, nt):
+            mark[iwork[j] >> 3] = 0
+        cuda.syncthreads()
+        return ib + vb * k, vb * k
     fill_zero(out)
     if t == 0:
         floyd(d, k, rng, mark, iwork)
@@ -294,62 +350,76 @@ def p_bernoulli(x, out, p, rng, iwork, mark, sf, si, su, hist):
 # ---------------------------------------------------------------- adaptive
 
 @dev
-def adaptive_serial(x, out, k, rng):
-    """The CPU's ``adaptive`` (one thread): its sums and draws are serial."""
+def adaptive_rest(x, lam, sf, si):
+    """The CPU's ``_adaptive_rest``: (saturated count, lane-order sum of
+    the other |x_i|, saturated ones as 0 in their lanes)."""
+    t = cuda.threadIdx.x
+    nt = cuda.blockDim.x
     d = x.size
-    l1 = 0.0
-    nnz = 0
-    for i in range(d):
-        a = abs(x[i])
-        l1 += a
-        if a > 0.0:
-            nnz += 1
-    if l1 == 0.0:
-        for i in range(d):
-            out[i] = 0.0
-        return 0
-    target = k if k < nnz else nnz
-    lam = target / l1
-    for _ in range(d):
-        sat = 0
-        rest = 0.0
-        for i in range(d):
-            a = abs(x[i])
-            if lam * a >= 1.0:
-                sat += 1
-            else:
-                rest += a
-        if rest == 0.0:
-            break
-        new_lam = (target - sat) / rest
-        if new_lam <= lam * (1.0 + 1e-15):
-            break
-        lam = new_lam
-    kept = 0
-    for i in range(d):
-        a = abs(x[i])
-        pi = lam * a
-        if pi >= 1.0:
-            out[i] = x[i]
-            kept += 1
-        elif pi > 0.0 and uniform(rng) < pi:
-            out[i] = x[i] / pi
-            kept += 1
-        else:
-            out[i] = 0.0
-    return kept
+    sat = 0
+    cuda.syncthreads()
+    for j in range(t, LANES, nt):
+        a = 0.0
+        i = j
+        while i < d:
+            v = abs(x[i])
+            s = lam * v >= 1.0
+            a = a + (0.0 if s else v)
+            sat += int64(s)
+            i += LANES
+        sf[j] = a
+    cuda.syncthreads()
+    if t == 0:
+        w = LANES // 2
+        while w >= 1:
+            for j in range(w):
+                sf[j] = sf[2 * j] + sf[2 * j + 1]
+            w //= 2
+    cuda.syncthreads()
+    r = sf[0]
+    cuda.syncthreads()
+    sat = bsum_i(sat, si)
+    return sat, r
 
 
 @dev
 def p_adaptive(x, out, p, rng, iwork, mark, sf, si, su, hist):
+    """The CPU's ``adaptive``: lane-order sums, one key, entry i kept when
+    ``(ctr_u64(key, i) >> 12) 2**-52 < p_i``."""
+    t = cuda.threadIdx.x
+    nt = cuda.blockDim.x
     d = x.size
     k = resolve_k(p[0], p[1], d)
     vb = p[2]
     cuda.syncthreads()
+    key = draw_key(rng, su)
+    l1, nnz = lanes(x, SUM_ABS, sf, si)
+    if l1 == 0.0:
+        fill_zero(out)
+        cuda.syncthreads()
+        return 0.0, 0.0
+    mx, _ = lanes(x, MAX_ABS, sf, si)
+    target = k if k < nnz else nnz
+    lam = target / l1
+    if lam * mx >= 1.0:
+        for _ in range(d):
+            sat, rest = adaptive_rest(x, lam, sf, si)
+            if rest == 0.0:
+                break
+            new_lam = (target - sat) / rest
+            if new_lam <= lam * (1.0 + 1e-15):
+                break
+            lam = new_lam
+    inv = 1.0 / lam if lam > 0.0 else 0.0
     kept = 0
-    if cuda.threadIdx.x == 0:
-        kept = adaptive_serial(x, out, k, rng)
-    kept = bcast_i(kept, si)
+    for i in range(t, d, nt):
+        v = x[i]
+        pi = lam * abs(v)
+        keep = float64(ctr_u64(key, i) >> uint64(12)) * INV_2_52 < pi
+        full = pi >= 1.0
+        out[i] = v if full else ((inv if v > 0.0 else -inv) if keep else 0.0)
+        kept += int64(full or keep)
+    kept = bsum_i(kept, si)
     return support_bits(kept, d) + vb * kept, vb * kept
 
 

@@ -296,6 +296,9 @@ def sweep_configs(a, methods, comps, grid):
     return configs
 
 
+SWEEP_CHUNK = 32     # seeds per parallel batch (recorded when the batch finishes)
+
+
 def sweep_main(argv):
     prog = "python -m shiftbench sweep"
     ap = OneLineParser(prog=prog, description=(
@@ -364,44 +367,49 @@ def sweep_main(argv):
         bar.update(len(mine) - len(todo))
         if not todo:
             continue
-        try:
-            kw = dict(mopts, **{k: v for k, v in ropts.items() if v is not None})
-            if len(todo) == 1:
-                res_list = [run(m.name, P, seed=todo[0], device=a.device, **kw)]
-            else:
-                res_list = run(m.name, P, seeds=todo, device=a.device, **kw).runs
-        except RunInterrupted:
-            bar.close()
-            print(f"{prog}: interrupted; {n_run} run(s) recorded in {a.out}, the runs in "
-                  f"flight were not recorded (re-run the command to resume)", file=sys.stderr)
-            return 130
-        except (ValueError, FileNotFoundError, OSError) as e:
-            if (ci * len(seeds)) % nranks == rank:         # said once, by its first run's rank
-                print(f"[{ci + 1}/{len(configs)}] {m.name} {_cfg_text(mopts)}: error: {e}",
-                      file=sys.stderr)
-                n_fail += 1
-            bar.update(len(todo))
-            continue
-        for res in res_list:
-            row = {"key": keys[res.seed], **{f"opt_{k}": v for k, v in inputs.items()
-                                              if k not in ("method", "problem")},
-                   "problem_spec": json.dumps(problem_id)}
-            summ = res.summary()
-            row.update(summ)
-            for k, v in res.params.items():
-                if k not in row:
-                    row[k] = v
-            row = {k: _py(v) for k, v in row.items()}
+        kw = dict(mopts, **{k: v for k, v in ropts.items() if v is not None})
+        # seeds run in parallel a chunk at a time, and each chunk's runs are
+        # recorded as it finishes: Ctrl-C or a crash loses one chunk at most
+        for c0 in range(0, len(todo), SWEEP_CHUNK):
+            chunk = todo[c0:c0 + SWEEP_CHUNK]
             try:
-                store.record(keys[res.seed], row, res.trace if a.traces else None)
-            except KeyboardInterrupt:
+                if len(chunk) == 1:
+                    res_list = [run(m.name, P, seed=chunk[0], device=a.device, **kw)]
+                else:
+                    res_list = run(m.name, P, seeds=chunk, device=a.device, **kw).runs
+            except RunInterrupted:
                 bar.close()
-                print(f"{prog}: interrupted while recording; the store is consistent "
-                      f"(re-run the command to resume)", file=sys.stderr)
+                print(f"{prog}: interrupted; {n_run} run(s) recorded in {a.out}, the runs in "
+                      f"flight were not recorded (re-run the command to resume)",
+                      file=sys.stderr)
                 return 130
-            n_run += 1
-        last = res_list[-1].summary()
-        bar.update(len(res_list), note=f"{m.name} {_cfg_text(mopts)}: {last['status']}")
+            except (ValueError, FileNotFoundError, OSError) as e:
+                if (ci * len(seeds)) % nranks == rank:     # said once, by its first run's rank
+                    print(f"[{ci + 1}/{len(configs)}] {m.name} {_cfg_text(mopts)}: error: {e}",
+                          file=sys.stderr)
+                    n_fail += 1
+                bar.update(len(todo) - c0)
+                break
+            for res in res_list:
+                row = {"key": keys[res.seed], **{f"opt_{k}": v for k, v in inputs.items()
+                                                  if k not in ("method", "problem")},
+                       "problem_spec": json.dumps(problem_id)}
+                summ = res.summary()
+                row.update(summ)
+                for k, v in res.params.items():
+                    if k not in row:
+                        row[k] = v
+                row = {k: _py(v) for k, v in row.items()}
+                try:
+                    store.record(keys[res.seed], row, res.trace if a.traces else None)
+                except KeyboardInterrupt:
+                    bar.close()
+                    print(f"{prog}: interrupted while recording; the store is consistent "
+                          f"(re-run the command to resume)", file=sys.stderr)
+                    return 130
+                n_run += 1
+            last = res_list[-1].summary()
+            bar.update(len(res_list), note=f"{m.name} {_cfg_text(mopts)}: {last['status']}")
     bar.close()
     if comm is not None:                       # every rank's runs are in the store
         n_run, n_skip, n_fail = (sum(v) for v in zip(*comm.allgather((n_run, n_skip, n_fail))))

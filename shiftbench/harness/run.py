@@ -48,7 +48,7 @@ def run_options(P, opts, x0=None, runs=1):
         stride = max(1, -(-iters // 5000))
     rows = iters // stride + 2
     check_memory(8.0 * runs * rows * NCOL, f"traces of {runs} run(s) x {rows} rows",
-                 "the run")
+                 "the run", hint="use fewer runs or iterations, or a larger stride")
     X0 = np.ascontiguousarray(P.x0 if x0 is None else x0, dtype=float)
     if X0.shape != (P.d,) or not np.all(np.isfinite(X0)):
         raise ValueError(f"x0 must be a finite vector of length d = {P.d}")

@@ -10,14 +10,15 @@ speed, and share nothing with the kernels except the spec parser
   compressor can be compared with its kernel *exactly* for a given seed;
 * every reference consumes random draws in the same order as its kernel
   (documented per compressor below), so the streams stay aligned.  Sampling
-  compressors (Rand-K, Bernoulli, adaptive) draw from the stream directly;
-  element-wise quantisers (C_nat, dithering, TernGrad) draw ONE 64-bit
+  compressors (Rand-K, Bernoulli) draw from the stream directly (Rand-K
+  with large K also uses a key as below);
+  element-wise ones (C_nat, dithering, TernGrad, adaptive) draw ONE 64-bit
   ``key`` from the stream per call and give entry i the i-th SplitMix64
   output started at ``key`` (:func:`ctr_u64`, counter-based);
 * reductions whose rounding matters (norms) are summed in the kernels'
   order: :func:`lane_sum` (16 interleaved partial sums combined by a fixed
-  pairwise tree) for the quantisers' norms, left to right (:func:`seq_sum`)
-  for adaptive sparsification; element-wise arithmetic is written in the
+  pairwise tree) for the quantisers' norms and adaptive sparsification's
+  sums; element-wise arithmetic is written in the
   same order as in the kernels.
 
 The compressors and their constants: Rand-K and
@@ -321,13 +322,49 @@ def _floyd(d, k, rng):
     return chosen
 
 
+def randk_streams(k, d):
+    """Rand-K's rule: stream when K * ratio >= d, ratio 12 below d = 2**22, 40 from there."""
+    return k * (40 if d >= 1 << 22 else 12) >= d
+
+
+def _stream_bit(key, i, thr):
+    """Entry i's 16-bit draw (bits 16 (i % 4) .. of ctr_u64(key, i // 4)) < thr."""
+    return ((ctr_u64(key, i // 4) >> (16 * (i % 4))) & 0xFFFF) < thr
+
+
+def _stream(d, k, rng):
+    """The streaming rule of large K: one key; candidates are the entries
+    whose 16-bit draw is below round(65536 K / d); then ``bounded(d)`` draws
+    drop candidates (or add others) until exactly K remain, skipping draws
+    of the wrong kind or already toggled.  Indices increasing."""
+    key = rng.next_u64()
+    thr = (k * 65536 + d // 2) // d
+    cand = [_stream_bit(key, i, thr) for i in range(d)]
+    c = sum(cand)
+    drop = c > k
+    toggled = set()
+    while len(toggled) < abs(c - k):
+        t = rng.bounded(d)
+        if t not in toggled and cand[t] == drop:
+            toggled.add(t)
+    return [i for i in range(d) if cand[i] != (i in toggled)]
+
+
+def randk_indices(d, k, rng):
+    """Rand-K's index set: the streaming rule when :func:`randk_streams`,
+    else Floyd's algorithm (a deterministic function of (K, d))."""
+    if randk_streams(k, d):
+        return _stream(d, k, rng)
+    return _floyd(d, k, rng)
+
+
 def _randk(x, pr, rng, scaled):
     d = x.size
     vb = int(pr.get("bits", 32))
     k = _resolve_k(pr, d)
     scale = d / k if scaled else 1.0
     y = np.zeros_like(x)
-    for t in _floyd(d, k, rng):
+    for t in randk_indices(d, k, rng):
         y[t] = scale * x[t]
     index_bits = 0 if pr.get("shared", 0.0) else support_bits(k, d)
     return y, index_bits + vb * k, vb * k
@@ -349,18 +386,19 @@ def adaptive_scale(x, k):
 
     lam makes ``sum_i p_i = min(K, nnz(x))``: start from ``K / ||x||_1``,
     fix the coordinates that saturate at 1 and recompute lam on the rest
-    until it stops growing (reconstructed; Wangni et al. 2018).  Returns 0
-    for x = 0.
+    until it stops growing (reconstructed; Wangni et al. 2018).  Sums in
+    the kernels' lane order (:func:`lane_sum`, saturated entries counted as
+    0 in their lanes).  Returns 0 for x = 0.
     """
     a = np.abs(np.asarray(x, dtype=np.float64))
-    l1 = seq_sum(a)
+    l1 = lane_sum(a)
     if l1 == 0.0:
         return 0.0
     target = min(int(k), int(np.count_nonzero(a)))
     lam = target / l1
     for _ in range(a.size):
         sat = int(np.count_nonzero(lam * a >= 1.0))
-        rest = seq_sum(a[lam * a < 1.0])
+        rest = lane_sum(np.where(lam * a >= 1.0, 0.0, a))
         if rest == 0.0:
             break
         new_lam = (target - sat) / rest
@@ -379,14 +417,16 @@ def adaptive_probabilities(x, k):
 def adaptive(x, pr, rng):
     """Adaptive sparsification (reconstructed; Wangni et al. 2018).
 
-    p_i = min(1, lam |x_i|) (:func:`adaptive_scale`).  One draw per
-    coordinate with 0 < p_i < 1, in index order; kept entries are x_i / p_i.
+    p_i = min(1, lam |x_i|) (:func:`adaptive_scale`).  One key draw per call;
+    entry i is kept when ``(ctr_u64(key, i) >> 12) 2**-52 < p_i``; kept entries are x_i
+    when p_i = 1, else sign(x_i) / lam (= x_i / p_i).
     """
     d = x.size
     vb = int(pr.get("bits", 32))
     k = _resolve_k(pr, d)
+    key = rng.next_u64()
     a = np.abs(x)
-    if seq_sum(a) == 0.0:
+    if lane_sum(a) == 0.0:
         return np.zeros_like(x), 0, 0
     lam = adaptive_scale(x, k)
     y = np.zeros_like(x)
@@ -396,8 +436,8 @@ def adaptive(x, pr, rng):
         if pi >= 1.0:
             y[i] = x[i]
             kept += 1
-        elif pi > 0.0 and rng.uniform() < pi:
-            y[i] = x[i] / pi
+        elif float(ctr_u64(key, i) >> 12) * 2.0 ** -52 < pi:
+            y[i] = (1.0 / lam) if x[i] > 0 else -(1.0 / lam)
             kept += 1
     return y, support_bits(kept, d) + vb * kept, vb * kept
 
@@ -513,8 +553,8 @@ def sign(x, pr, rng):
 
 
 # the references named by the compressors' definitions (shiftbench.compressors.builtins)
-randk = partial(_randk, scaled=True)                  # (d/K) x on K Floyd-drawn coordinates
-crandk = partial(_randk, scaled=False)                # x on K Floyd-drawn coordinates
+randk = partial(_randk, scaled=True)                  # (d/K) x on K coordinates (randk_indices)
+crandk = partial(_randk, scaled=False)                # x on K coordinates (randk_indices)
 bernoulli = partial(_bernoulli, scaled=False)         # x with probability p (one draw)
 scaled_bernoulli = partial(_bernoulli, scaled=True)   # x/p with probability p
 natural = partial(_natural, deterministic=False)      # unbiased C_nat (one key)

@@ -73,7 +73,7 @@ def fmt_bytes(n):
     return f"{n:.3g} EiB"  # pragma: no cover
 
 
-def check(nbytes, what, where):
+def check(nbytes, what, where, hint="use a smaller problem"):
     """Raise a one-line ``ValueError`` if ``nbytes`` exceed the memory available.
 
     Parameters
@@ -84,11 +84,13 @@ def check(nbytes, what, where):
         What is allocated, e.g. ``"dense data matrix 10 x 200000"``.
     where : str
         The problem or file it is for (starts the message).
+    hint : str
+        What to do instead (ends the message).
     """
     avail = available_bytes()
     if avail is not None and nbytes > avail:
         raise ValueError(f"{where}: {what} needs {fmt_bytes(nbytes)} of memory, but only "
-                         f"{fmt_bytes(avail)} is available; use a smaller problem")
+                         f"{fmt_bytes(avail)} is available; {hint}")
 
 
 F8 = 8      # bytes per float64

@@ -215,4 +215,3 @@ def tpc_error(mech, H, Gy):
     return se / n
 
 
-__all__ = ["np"]

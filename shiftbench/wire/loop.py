@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-
 from .plan import empty_plan
 
 
@@ -54,5 +52,3 @@ def sim_io(d):
 def is_wire(build):
     return int(getattr(build.config, "wire", 0)) != 0
 
-
-__all__ = ["wire_build", "sim_io", "plans", "is_wire", "np"]

@@ -26,6 +26,7 @@ def register_backend(name, module, cls):
 
 
 register_backend("cuda", "shiftbench.backends.cuda", "CUDABackend")
+register_backend("mpi", "shiftbench.backends.mpi", "MPIBackend")
 
 
 def get_backend(name="cpu"):

@@ -105,13 +105,29 @@ class CPUBackend:
         flag = np.zeros(1, np.uint8)
         nreg = int(build.nreg)
         d = pd.x0.size
+        from ..wire.loop import is_wire, sim_io
+        wire = is_wire(build)
+        if wire and not single:
+            # the wire loop is a verification mode: seeds one after another
+            res, wall, intr = [], 0.0, False
+            for s in seeds:
+                r, w, intr = self.run(method, build, pd, stop_rule, rows, [s], True, False,
+                                      progress)
+                res += r
+                wall += w
+                if intr:
+                    break
+            return res, wall, intr
         if single:
             seed = np.uint64(seeds[0])
             trace = np.full((rows, NCOL), np.nan)
             t0 = time.perf_counter()
             xrec = np.zeros((rows if record_x else 0, d))
             args = (pd, build.config, q, c, stop_rule, seed, nreg, trace, xrec, flag)
-            (st, it, nr), intr = call_interruptibly(L.run_one, args, flag,
+            fn = L.run_one
+            if wire:
+                fn, args = L.run_loop, args + (sim_io(d),)
+            (st, it, nr), intr = call_interruptibly(fn, args, flag,
                                                     _ticker(progress, trace[None]))
             wall = time.perf_counter() - t0
             xr = xrec[:nr].copy() if record_x else None

@@ -22,5 +22,8 @@ class CUDABackend:
 
         ``progress`` is advanced once, when the traces come back from the
         device at the end of the launch."""
+        from ..wire.loop import is_wire
+        if is_wire(build):
+            raise ValueError("wire runs on the cpu and mpi backends, not on cuda")
         from ..gpu.loops import run
         return run(method, build, pd, stop_rule, rows, seeds, single, record_x, progress)

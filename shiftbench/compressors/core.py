@@ -249,6 +249,20 @@ class Compressor:
                               ws.mark)
         return out, Bits(bf, bv)
 
+    def encode(self, x, seed=0):
+        """The message of ``C(x)`` on the wire: exactly ``ceil(bits / 8)``
+        bytes (``bits`` the full count of :meth:`compress` with the same
+        seed); see :mod:`shiftbench.wire`."""
+        from ..wire import encode
+        return encode(self, x, seed)
+
+    def decode(self, buf, d, seed=None):
+        """The vector a message of :meth:`encode` carries at dimension ``d``
+        (fp32 values for ``bits=32``); ``seed``: the shared seed, for
+        ``rand-k(shared=1)`` only.  See :mod:`shiftbench.wire`."""
+        from ..wire import decode
+        return decode(self, buf, d, seed)
+
     def sparse_kernel(self):
         """``(kernel, params)`` of the sparse form (see :meth:`compress_sparse`),
         or ValueError when there is none."""

@@ -65,7 +65,9 @@ def _add_common(ap):
                          "(python -m shiftbench problems)")
     ap.add_argument("--data", default=None,
                     help="LIBSVM file for logreg / logreg-nc (any path; passed as is)")
-    ap.add_argument("--device", default="cpu", help="execution backend (default: cpu)")
+    ap.add_argument("--device", "--backend", dest="device", default="cpu",
+                    help="execution backend: cpu (default), cuda, or mpi (under mpiexec "
+                         "with n + 1 ranks: rank 0 the master, ranks 1..n the workers)")
     MM.add_cli_options(ap)
 
 
@@ -113,6 +115,35 @@ def run_main(argv):
     ap.add_argument("--force", action="store_true", help="replace an existing --out file")
     ap.add_argument("--json", action="store_true", help="print a one-line JSON summary")
     a = ap.parse_args(argv)
+    if str(a.device).strip().lower() == "mpi":
+        return _run_mpi(prog, a, argv)
+    return _run(prog, a)
+
+
+def _run_mpi(prog, a, argv):
+    """``run --backend mpi``: workers serve, the master runs and then releases them."""
+    try:
+        from ..backends import mpi
+        r = mpi.rank()
+    except ImportError as e:
+        return _err(prog, e)
+    if r != 0:
+        return mpi.serve_worker()
+    try:
+        try:
+            return _run(prog, a)
+        except mpi.WorkerFailed as e:
+            print(f"{prog}: error: {e}", file=sys.stderr)
+            sys.stderr.flush()
+            import os
+            import threading
+            threading.Timer(5.0, os._exit, (1,)).start()   # a dead rank must not hang the exit
+            return 1
+    finally:
+        mpi.release_workers()
+
+
+def _run(prog, a):
     from .run import run
     from ..backends.cpu import RunInterrupted
     try:
@@ -130,6 +161,8 @@ def run_main(argv):
         kw = dict(mopts, **ropts)
         interrupted = None
         try:
+            if str(a.device).strip().lower() == "mpi" and a.out:
+                kw["checkpoint"] = a.out
             if runs == 1:
                 res = run(m.name, P, seed=seed, device=a.device, progress=True, **kw)
             else:
@@ -320,6 +353,9 @@ def sweep_main(argv):
             comps = [None]
         if a.seed is not None:
             raise ValueError("sweep takes --seeds, not --seed")
+        if str(a.device).strip().lower() == "mpi":
+            raise ValueError("sweep spreads its runs over MPI ranks itself: run mpiexec -n P "
+                             "python -m shiftbench sweep ... with --device cpu (the default)")
         seeds = parse_seeds(a.seeds)
         grid = parse_grid(a.grid)
         configs = sweep_configs(a, methods, comps, grid)
@@ -331,17 +367,24 @@ def sweep_main(argv):
         return _err(prog, e)
     problem_id = a.problem if a.data is None else [a.problem, os.path.abspath(a.data)]
     n_fail = n_run = n_skip = 0
+    rank, nranks, comm = _sweep_ranks()
     total = len(configs) * len(seeds)
     from ..progress import Progress
-    bar = Progress(total, "sweep (runs)")
+    bar = Progress(-(-total // nranks) if nranks > 1 else total,
+                   "sweep (runs)" if nranks == 1 else f"sweep (rank 0 of {nranks}: its runs)",
+                   enabled=None if rank == 0 else False)
     for ci, (m, mopts, ropts) in enumerate(configs):
         inputs = {"method": m.name, "problem": problem_id, "device": a.device,
                   **{o.name: _py(mopts.get(o.name)) for o in m.all_options if o.cli},
-                  **{k: _py(v) for k, v in ropts.items()}}
-        keys = {s: sweep_key(dict(inputs, seed=s)) for s in seeds}
-        todo = [s for s in seeds if keys[s] not in done]
-        n_skip += len(seeds) - len(todo)
-        bar.update(len(seeds) - len(todo))
+                  **{k: _py(v) for k, v in ropts.items()
+                     if not (k == "wire" and not v)}}   # (keys of stores before --wire)
+        mine = [s for j, s in enumerate(seeds) if (ci * len(seeds) + j) % nranks == rank]
+        if not mine:
+            continue
+        keys = {s: sweep_key(dict(inputs, seed=s)) for s in mine}
+        todo = [s for s in mine if keys[s] not in done]
+        n_skip += len(mine) - len(todo)
+        bar.update(len(mine) - len(todo))
         if not todo:
             continue
         kw = dict(mopts, **{k: v for k, v in ropts.items() if v is not None})
@@ -361,9 +404,10 @@ def sweep_main(argv):
                       file=sys.stderr)
                 return 130
             except (ValueError, FileNotFoundError, OSError) as e:
-                print(f"[{ci + 1}/{len(configs)}] {m.name} {_cfg_text(mopts)}: error: {e}",
-                      file=sys.stderr)
-                n_fail += 1
+                if (ci * len(seeds)) % nranks == rank:     # said once, by its first run's rank
+                    print(f"[{ci + 1}/{len(configs)}] {m.name} {_cfg_text(mopts)}: error: {e}",
+                          file=sys.stderr)
+                    n_fail += 1
                 bar.update(len(todo) - c0)
                 break
             for res in res_list:
@@ -390,13 +434,36 @@ def sweep_main(argv):
             last = res_list[-1].summary()
             bar.update(len(res_list), note=f"{m.name} {_cfg_text(mopts)}: {last['status']}")
     bar.close()
+    if comm is not None:                       # every rank's runs are in the store
+        n_run, n_skip, n_fail = (sum(v) for v in zip(*comm.allgather((n_run, n_skip, n_fail))))
+        if rank != 0:
+            return 1 if n_fail else 0
     print(f"{prog}: {n_run} run(s) recorded, {n_skip} already in {a.out}"
-          + (f", {n_fail} configuration(s) failed" if n_fail else ""), file=sys.stderr)
+          + (f", {n_fail} configuration(s) failed" if n_fail else "")
+          + (f" ({nranks} MPI ranks)" if nranks > 1 else ""), file=sys.stderr)
     try:
         _print_summary(store.frame())
     except Exception as e:  # noqa: BLE001 - the summary is a convenience
         print(f"{prog}: (no summary: {e})", file=sys.stderr)
     return 1 if n_fail else 0
+
+
+def _sweep_ranks():
+    """(rank, ranks, communicator) of a sweep started by mpiexec (run j of
+    the grid goes to rank j mod ranks), else (0, 1, None).  mpi4py is only
+    imported when an MPI launcher started this process."""
+    launched = any(k in os.environ for k in ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE",
+                                            "PMIX_RANK", "MPI_LOCALNRANKS"))
+    if not launched:
+        return 0, 1, None
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return 0, 1, None
+    comm = MPI.COMM_WORLD
+    if comm.Get_size() == 1:
+        return 0, 1, None
+    return comm.Get_rank(), comm.Get_size(), comm
 
 
 def _cfg_text(mopts):

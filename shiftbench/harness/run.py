@@ -141,11 +141,16 @@ def prepare(method, problem, compressor=None, shift_compressor=None, **options):
     given.update({k: v for k, v in options.items() if k not in run_keys})
     ropts = validate_run({k: v for k, v in options.items() if k in run_keys})
     mopts = validate(m, given)
-    return m, P, m.build(m, P, mopts), mopts, ropts
+    b = m.build(m, P, mopts)
+    if ropts.get("wire"):
+        from ..wire.loop import wire_build
+        b = wire_build(b, m.loop)
+        b.params["wire"] = True
+    return m, P, b, mopts, ropts
 
 
 def run(method, problem, compressor=None, shift_compressor=None, *, seeds=None, x0=None,
-        record_x=False, device="cpu", progress=False, **options):
+        record_x=False, device="cpu", progress=False, checkpoint=None, **options):
     """Run a method (compiled) and return its trace.
 
     Parameters
@@ -171,6 +176,9 @@ def run(method, problem, compressor=None, shift_compressor=None, *, seeds=None, 
     progress : bool
         Report progress on stderr (a bar on a terminal, else a line every
         few seconds; :mod:`shiftbench.progress`).
+    checkpoint : str, optional
+        ``device="mpi"``: trace rows are appended to ``CHECKPOINT.partial.csv``
+        as they are recorded (kept when a worker fails; removed at the end).
 
     Returns
     -------
@@ -187,6 +195,8 @@ def run(method, problem, compressor=None, shift_compressor=None, *, seeds=None, 
     rule, rows, X0, stop = run_options(P, ropts, x0, runs)
     pd = problem_data(P, X0)
     backend = get_backend(device)
+    if checkpoint is not None and hasattr(backend, "checkpoint"):
+        backend.checkpoint = checkpoint
     single = seeds is None
     S = [ropts["seed"]] if single else [Option_seed.validate(s) for s in seeds]
     if not S:
@@ -203,8 +213,12 @@ def run(method, problem, compressor=None, shift_compressor=None, *, seeds=None, 
             bar.close()
     hz = cycles_per_second()
     results = []
-    for s, (st, it, tr, xr) in zip(S, out):
+    for s, o in zip(S, out):
+        st, it, tr, xr = o[:4]
         res = _result(m, P, b.params, b.theory, s, st, it, tr, hz, wall if single else None)
+        if len(o) > 4:                      # backend's own measured columns (mpi)
+            for k, col in o[4].items():
+                res.trace[k] = col
         if xr is not None:
             res.x = xr
             res.trace.attrs["x"] = xr.tolist()

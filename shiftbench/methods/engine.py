@@ -38,6 +38,8 @@ from .. import _rng
 from .._clock import cycles
 from ..compressors.kernels import apply_program, IWORK_EXTRA
 from ..problems.base import local_grad
+from ..wire.io import is_wire, is_recv, msg_compress, msg_full, msg_more, round_vec  # noqa: F401
+from ..wire.plan import WirePlan
 
 # modes
 DCGD = 0
@@ -137,6 +139,133 @@ def write_row(trace, row, it, dist, dist0, fval, f_star, gn, bmean, bmax, vmean,
     trace[row, C_SHIFT] = se
     trace[row, C_CYC] = cyc
     trace[row, C_F] = fval
+
+
+@njit(cache=True, inline="always")
+def shift_msgs(mode, has_c, gamma, g, h, gstar_i, x, v, m, c, t, q, cprog, wq, wc, w, p_i, vb,
+               rng, regs, iwork, mark, io):
+    """Worker w's messages at x^k (one step of Algorithm 1, the worker's part).
+
+    ``g`` = grad f_w(x^k), ``h`` its shift (s_w for VR-GDCI); writes the
+    message m_w into ``m`` (DIANA with C_w: c_w + Q_w(.)), C_w's message
+    into ``c`` (DCGD-STAR) and Rand-DIANA's refresh into ``t``, as the
+    master receives them (:mod:`shiftbench.wire.io`; ``io`` says who runs
+    this: the one-process loop, an MPI worker or the MPI master).
+    Returns ``(bits_full, bits_values, refreshed)``.
+    """
+    d = g.size
+    bf = 0.0
+    bv = 0.0
+    if mode == GDCI or mode == VRGDCI:
+        for k in range(d):
+            v[k] = x[k] - gamma * g[k]
+            if mode == VRGDCI:
+                v[k] -= h[k]
+        a, b = msg_compress(io, q, wq, w, v, m, rng, regs, iwork, mark)
+        return a, b, False
+    for k in range(d):
+        v[k] = g[k] - h[k]
+    if mode == DIANA and has_c:
+        a, b = msg_compress(io, cprog, wc, w, v, c, rng, regs, iwork, mark)
+        bf += a
+        bv += b
+        for k in range(d):
+            v[k] -= c[k]
+        a, b = msg_compress(io, q, wq, w, v, m, rng, regs, iwork, mark)
+        for k in range(d):
+            m[k] += c[k]
+    else:
+        a, b = msg_compress(io, q, wq, w, v, m, rng, regs, iwork, mark)
+    bf += a
+    bv += b
+    ref = False
+    if mode == STAR and has_c:
+        for k in range(d):
+            v[k] = g[k] - gstar_i[k]
+        a, b = msg_compress(io, cprog, wc, w, v, c, rng, regs, iwork, mark)
+        bf += a
+        bv += b
+    elif mode == RAND:
+        if is_recv(io):
+            ref = msg_more(io)
+        else:
+            ref = _rng.uniform(rng) < p_i
+        if ref:
+            a = msg_full(io, g, t, vb)
+            bf += a
+            bv += a
+    return bf, bv, ref
+
+
+@njit(cache=True, inline="always")
+def shift_update(mode, has_c, alpha, h, m, c, t, gstar_i, ref, acc):
+    """The master's share of worker w's messages: ``acc += m_w`` (VR-GDCI:
+    s_w + m_w), and the shift h_w^{k+1} (the master's copy; an MPI worker
+    updates its own copy with the same call)."""
+    d = m.size
+    if mode == VRGDCI:
+        for k in range(d):
+            acc[k] += h[k] + m[k]
+            h[k] += alpha * m[k]
+        return
+    for k in range(d):
+        acc[k] += m[k]
+    if mode == DIANA:
+        for k in range(d):
+            h[k] += alpha * m[k]
+    elif mode == STAR:
+        if has_c:
+            for k in range(d):
+                h[k] = gstar_i[k] + c[k]
+    elif mode == RAND:
+        if ref:
+            for k in range(d):
+                h[k] = t[k]
+
+
+@njit(cache=True, inline="always")
+def shift_step(mode, gamma, eta, x, acc, hbar, H):
+    """The master's step: x^{k+1} = x^k - gamma (h^k + mean m_i) and
+    h^{k+1} = mean h_i^{k+1} (GDCI, VR-GDCI: x^{k+1} = (1 - eta) x^k + eta
+    mean_i (.))."""
+    n = H.shape[0]
+    d = x.size
+    if mode == GDCI or mode == VRGDCI:
+        for k in range(d):
+            x[k] = (1.0 - eta) * x[k] + eta * acc[k] / n
+        return
+    for k in range(d):
+        x[k] -= gamma * (hbar[k] + acc[k] / n)
+    if mode == DIANA or mode == STAR or mode == RAND:
+        mean_rows(H, hbar)
+
+
+@njit(cache=True, inline="always")
+def shift_init(mode, init_full, g0, h, vb, io):
+    """Messages before the first step: h_w^0 sent once in full (``init_full``;
+    Rand-DIANA: h_w^0 = grad f_w(x^0) = ``g0``).  Returns their bits."""
+    if init_full:
+        return msg_full(io, h, h, vb)
+    if mode == RAND:
+        return msg_full(io, g0, h, vb)
+    return 0.0
+
+
+@njit(cache=True, inline="always")
+def shift_err_term(mode, has_star, lw, h, gstar_i):
+    """Worker w's term of the trace's shift error (lyap_w ||h_w - grad f_w(x*)||^2)."""
+    if has_star and (mode == DIANA or mode == RAND or mode == STAR):
+        return lw * _sqdist(h, gstar_i)
+    return 0.0
+
+
+@njit(cache=True)
+def wire_capacity(d):
+    """Bytes that hold any one message of any built-in compressor at d."""
+    cl = 1
+    while (1 << cl) < d:
+        cl += 1
+    return (d * (cl + 70)) // 8 + 256
 
 
 @njit(cache=True, nogil=True)
@@ -304,6 +433,127 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
             x[k] -= gamma * (hbar[k] + acc[k] / n)
         if mode == DIANA or mode == STAR or mode == RAND:
             mean_rows(H, hbar)
+    return status, it, row
+
+
+@njit(cache=True, nogil=True)
+def run_loop(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag, io):
+    """:func:`run_one` with every message on the wire (``io``: a
+    :class:`~shiftbench.wire.io.WireIO` in mode ``SIM``, the ``wire`` run
+    option): each message is encoded and decoded, the loop continues with
+    what the receiver decodes, and the workers see x^k rounded to the
+    downlink's value bits.  Written as the workers' steps (the ``*_msg*``
+    functions above) and the master's step, which the MPI backend
+    (:mod:`shiftbench.backends.mpi`) runs in its processes.  :func:`run_one`
+    keeps its own fused copy of the loop (the engine's speed); the tests
+    check that both count the same bits and that the MPI backend's trace
+    equals this loop's.
+    """
+    kind, A, b, off, scale, lam = pd.kind, pd.A, pd.b, pd.off, pd.scale, pd.lam
+    x0, x_star, gstar, f_star, has_star = pd.x0, pd.x_star, pd.gstar, pd.f_star, pd.has_star
+    mode, h0, has_c, gamma, alpha, eta = cfg.mode, cfg.h0, cfg.has_c, cfg.gamma, cfg.alpha, cfg.eta
+    p, lyap_w, value_bits = cfg.p, cfg.lyap_w, cfg.value_bits
+    max_iter, stride, eps = stop_rule.max_iter, stop_rule.stride, stop_rule.eps
+    stop_metric, bits_budget, explode = stop_rule.metric, stop_rule.budget, stop_rule.explode
+    n = off.size - 1
+    d = x0.size
+    wire = is_wire(io)
+    # ---- allocation: once per run, never inside the loop
+    x = x0.copy()
+    xg = np.empty(d) if wire else x      # the iterate the workers see
+    G = np.empty((n, d))
+    H = h0.copy()              # shifts h_i (or s_i for VR-GDCI)
+    hbar = np.zeros(d)
+    acc = np.empty(d)
+    v = np.empty(d)
+    m = np.empty(d)
+    c = np.empty(d)
+    t = np.empty(d)
+    gfull = np.empty(d)
+    regs = np.zeros((max(nreg, 1), d))
+    iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
+    mark = np.zeros(d, dtype=np.uint8)
+    rng = np.zeros((n, 2), dtype=np.uint64)
+    bits = np.zeros(n)
+    vbits = np.zeros(n)
+    wq = WirePlan(cfg.wq_rows, cfg.wq_addr)
+    wc = WirePlan(cfg.wc_rows, cfg.wc_addr)
+    for i in range(n):
+        _rng.seed_state(rng[i], seed, np.uint64(i))
+    vb = float(value_bits)
+    vbi = int(value_bits)
+    if wire:
+        round_vec(x, xg, vbi)
+    if cfg.init_full or mode == RAND:
+        # shifts h_i^0 that the master must receive once, in full
+        # (Rand-DIANA: w_i^0 = x^0, h_i^0 = grad f_i(x^0))
+        for i in range(n):
+            if mode == RAND:
+                local_grad(kind, A, b, off, scale, lam, i, xg, G[i])
+            a = shift_init(mode, cfg.init_full, G[i], H[i], vbi, io)
+            bits[i] += a
+            vbits[i] += a
+    mean_rows(H, hbar)
+    dist0 = _sqdist(x, x_star) if has_star else 1.0
+    if dist0 == 0.0:
+        dist0 = 1.0
+    down = 0.0
+    g0 = -1.0
+    status = MAX_ITER
+    row = 0
+    c0 = cycles()
+    it = 0
+    for it in range(max_iter + 1):
+        # ---- gradients at x^k (all workers), f and grad f for the trace
+        fsum = 0.0
+        for k in range(d):
+            gfull[k] = 0.0
+        for i in range(n):
+            fsum += local_grad(kind, A, b, off, scale, lam, i, xg, G[i])
+            for k in range(d):
+                gfull[k] += G[i, k]
+        gn = 0.0
+        for k in range(d):
+            t_ = gfull[k] / n
+            gn += t_ * t_
+        fval = fsum / n
+        dist = _sqdist(x, x_star) if has_star else math.nan
+        if g0 < 0.0:
+            g0 = gn if gn > 0.0 else 1.0
+        # ---- stopping and the trace
+        bmean, bmax, vmean = bits_stats(bits, vbits)
+        stop, status = stop_status(fval, gn, dist, has_star, dist0, g0, explode, stop_metric,
+                                   eps, f_star, bmean, bits_budget, it, max_iter)
+        if not stop and flag[0] != 0:
+            stop = True
+            status = INTERRUPTED
+        if (stop or it % stride == 0) and row < trace.shape[0]:
+            se = 0.0
+            for i in range(n):
+                se += shift_err_term(mode, has_star, lyap_w[i], H[i], gstar[i])
+            se /= n
+            write_row(trace, row, it, dist, dist0, fval, f_star, gn, bmean, bmax, vmean,
+                      down, se, cycles() - c0)
+            if row < xrec.shape[0]:
+                for k in range(d):
+                    xrec[row, k] = x[k]
+            row += 1
+        if stop:
+            break
+        # ---- one step of Algorithm 1: the workers' messages, the master's step
+        down += vb * d
+        for k in range(d):
+            acc[k] = 0.0
+        for i in range(n):
+            bf, bv, ref = shift_msgs(mode, has_c, gamma, G[i], H[i], gstar[i], xg, v, m, c, t,
+                                     q, cprog, wq, wc, i, p[i], vbi, rng[i], regs,
+                                     iwork, mark, io)
+            bits[i] += bf
+            vbits[i] += bv
+            shift_update(mode, has_c, alpha, H[i], m, c, t, gstar[i], ref, acc)
+        shift_step(mode, gamma, eta, x, acc, hbar, H)
+        if wire:
+            round_vec(x, xg, vbi)
     return status, it, row
 
 

@@ -19,10 +19,18 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..wire.plan import EMPTY as _EMPTY
+
 ProblemData = namedtuple("ProblemData", "kind A b off scale lam x0 x_star gstar f_star has_star")
 StopRule = namedtuple("StopRule", "max_iter stride eps metric budget explode")
-ShiftConfig = namedtuple("ShiftConfig", "mode h0 has_c gamma alpha eta p lyap_w value_bits init_full")
-TPCConfig = namedtuple("TPCConfig", "mech inner gamma zeta p ef_outer value_bits")
+# ``wire`` (1: run on the decoded wire messages, shiftbench.wire) and the wire
+# plans of the two compressor roles (WirePlan arrays, flat: prange loops take
+# arrays and scalars only) come last, with defaults (wire off)
+_WDEF = (0, _EMPTY.rows, _EMPTY.uaddr, _EMPTY.rows, _EMPTY.uaddr)
+ShiftConfig = namedtuple("ShiftConfig", "mode h0 has_c gamma alpha eta p lyap_w value_bits "
+                         "init_full wire wq_rows wq_addr wc_rows wc_addr", defaults=_WDEF)
+TPCConfig = namedtuple("TPCConfig", "mech inner gamma zeta p ef_outer value_bits "
+                       "wire w1_rows w1_addr w2_rows w2_addr", defaults=_WDEF)
 
 # stop metrics
 STOP_REL_ERR = 0

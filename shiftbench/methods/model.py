@@ -37,6 +37,7 @@ FLOATS = "floats"        # one number, or one per worker (comma list on the CLI)
 INT = "int"              # an integer in [lo, hi]
 SPEC = "spec"            # a compressor spec string (';'-separated per worker)
 CHOICE = "choice"        # one of ``choices``
+FLAG = "flag"            # on or off (a bare ``--flag`` on the CLI)
 
 THEORY = "theory"        # default marker: the theory's value (relative values 'Nx' allowed)
 
@@ -74,6 +75,8 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
     def range_text(self):
+        if self.kind == FLAG:
+            return "on | off"
         if self.kind == CHOICE:
             return " | ".join(self.choices)
         if self.kind == SPEC:
@@ -167,6 +170,16 @@ class Option:
             else:
                 vals = [self._number(s) for s in np.atleast_1d(np.asarray(v, dtype=object)).ravel()]
             return vals[0] if len(vals) == 1 else vals
+        if self.kind == FLAG:
+            if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer))
+                                                   and int(v) in (0, 1)):
+                return bool(v)
+            s = str(v).strip().lower()
+            if s in ("on", "true", "yes", "1"):
+                return True
+            if s in ("off", "false", "no", "0"):
+                return False
+            raise self._bad(v)
         if self.kind == CHOICE:
             s = str(v).strip().lower()
             if s not in self.choices:
@@ -200,6 +213,7 @@ class Build:
     programs: tuple                   # compressor programs passed to the loop
     nreg: int
     h0: Any = None                    # initial shifts/state (n x d) where the loop takes them
+    comps: tuple = ()                 # per-worker compressor lists of each program (or None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -252,6 +266,9 @@ RUN_OPTIONS = (
            lo=0, hi=2.0 ** 63, hi_open=True),
     Option("explode", FLOAT, "divergence: the distance or gradient norm grows by this factor",
            1e12, lo=1.0, lo_open=True, cli=False, allow_inf=True),
+    Option("wire", FLAG, "run on the wire messages: every message encoded and decoded "
+           "(shiftbench.wire), the loop going on with what the receiver decodes (fp32 values "
+           "where the count charges 32 bits)", False),
 )
 
 METHODS: dict[str, Method] = {}
@@ -380,7 +397,10 @@ def add_cli_options(ap, run_options=True, method_options=True):
     if run_options:
         g = ap.add_argument_group("run options")
         for o in RUN_OPTIONS:
-            if o.cli:
+            if o.cli and o.kind == FLAG:
+                g.add_argument(o.flag, dest=o.name, default=None, action="store_const",
+                               const=True, help=o.help_text().replace("%", "%%"))
+            elif o.cli:
                 g.add_argument(o.flag, dest=o.name, default=None, metavar="V",
                                help=o.help_text().replace("%", "%%"))
 

@@ -178,7 +178,7 @@ def build_shift(m: Method, P, opts: dict) -> Build:
     cfg = ShiftConfig(int(m.code), H0, Cs is not None, float(g), float(a), float(et),
                       np.ascontiguousarray(pp, dtype=float), np.asarray(lw, float), int(vb),
                       init_full)
-    return Build(params, th, cfg, (q, c), max(nreg, nreg2), H0)
+    return Build(params, th, cfg, (q, c), max(nreg, nreg2), H0, (Qs, Cs))
 
 
 def _shift_method(name, code, summary, citation, options, **kw):

@@ -79,6 +79,8 @@ from .. import _rng
 from .._clock import cycles
 from ..compressors.kernels import apply_program, IWORK_EXTRA
 from ..problems.base import local_grad
+from ..wire.io import is_wire, msg_compress, msg_full, msg_flag, round_vec
+from ..wire.plan import WirePlan
 from .engine import (stop_status, bits_stats, write_row, mean_rows, COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
                      INTERRUPTED, STOP_REL_ERR, STOP_GRAD, STOP_FGAP, C_IT, C_DIST, C_REL, C_FGAP,
                      C_GRAD, C_BITS, C_BITSMAX, C_VBITS, C_DOWN, C_SHIFT, C_CYC, C_F)
@@ -118,7 +120,7 @@ def _sqdist(a, b):
 
 @njit(cache=True)
 def mech_apply(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
-               vb, rng, regs, iwork, mark, bvec, t1, t2):
+               vb, rng, regs, iwork, mark, bvec, t1, t2, io, p1, p2):
     """One three point compressor: ``out = C_{h,y}(x)``.
 
     Parameters
@@ -152,6 +154,13 @@ def mech_apply(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
         Compressor scratch (see :func:`~shiftbench.compressors.kernels.apply_program`).
     bvec, t1, t2 : ndarray
         Scratch vectors of length d.
+    io : WireIO
+        Who runs this (:mod:`shiftbench.wire.io`): the one-process loop
+        (``OFF``, or ``SIM`` with ``wire``), an MPI worker that encodes its
+        messages (``SEND``) or the MPI master that decodes them (``RECV``:
+        flags are read from the message, compressor outputs decoded).
+    p1, p2 : WirePlan
+        The wire plans of ``c1`` and ``c2``.
 
     Returns
     -------
@@ -165,19 +174,18 @@ def mech_apply(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
     if mech == EF21:
         for k in range(d):
             t1[k] = x[k] - h[k]
-        a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
+        a, b = msg_compress(io, c1, p1, w, t1, t2, rng, regs, iwork, mark)
         for k in range(d):
             out[k] = h[k] + t2[k]
         return a, b
     if mech == LAG or mech == CLAG:
-        if _sqdist(x, h) > zeta * _sqdist(x, y):
+        if msg_flag(io, _sqdist(x, h) > zeta * _sqdist(x, y)):
             if mech == LAG:
-                for k in range(d):
-                    out[k] = x[k]
+                msg_full(io, x, out, vb)
                 return 1 + full, full
             for k in range(d):
                 t1[k] = x[k] - h[k]
-            a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
+            a, b = msg_compress(io, c1, p1, w, t1, t2, rng, regs, iwork, mark)
             for k in range(d):
                 out[k] = h[k] + t2[k]
             return 1 + a, b
@@ -187,24 +195,24 @@ def mech_apply(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
     if mech == V1:
         for k in range(d):
             t1[k] = x[k] - y[k]
-        a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
+        a, b = msg_compress(io, c1, p1, w, t1, t2, rng, regs, iwork, mark)
         for k in range(d):
             out[k] = y[k] + t2[k]
         return a, b
     if mech == V5 or mech == MARINA:
         if mech == V5:
             u = _rng.uniform(rng)
+            fire = msg_flag(io, u < p)
             flag = 1
         else:
-            u = coin
+            fire = coin < p
             flag = 0
-        if u < p:
-            for k in range(d):
-                out[k] = x[k]
+        if fire:
+            msg_full(io, x, out, vb)
             return flag + full, full
         for k in range(d):
             t1[k] = x[k] - y[k]
-        a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
+        a, b = msg_compress(io, c1, p1, w, t1, t2, rng, regs, iwork, mark)
         for k in range(d):
             out[k] = h[k] + t2[k]
         return flag + a, b
@@ -212,7 +220,7 @@ def mech_apply(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
     if mech == V2:
         for k in range(d):
             t1[k] = x[k] - y[k]
-        a, b = apply_program(c2, w, t1, t2, rng, regs, iwork, mark)
+        a, b = msg_compress(io, c2, p2, w, t1, t2, rng, regs, iwork, mark)
         bf += a
         bv += b
         for k in range(d):
@@ -220,23 +228,22 @@ def mech_apply(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
     elif mech == V4 or (mech == V3 and inner == INNER_EF21):
         for k in range(d):
             t1[k] = x[k] - h[k]
-        a, b = apply_program(c2, w, t1, t2, rng, regs, iwork, mark)
+        a, b = msg_compress(io, c2, p2, w, t1, t2, rng, regs, iwork, mark)
         bf += a
         bv += b
         for k in range(d):
             bvec[k] = h[k] + t2[k]
     else:   # V3 with a LAG / CLAG inner
         bf += 1
-        if _sqdist(x, h) > zeta * _sqdist(x, y):
+        if msg_flag(io, _sqdist(x, h) > zeta * _sqdist(x, y)):
             if inner == INNER_LAG:
-                for k in range(d):
-                    bvec[k] = x[k]
+                msg_full(io, x, bvec, vb)
                 bf += full
                 bv += full
             else:
                 for k in range(d):
                     t1[k] = x[k] - h[k]
-                a, b = apply_program(c2, w, t1, t2, rng, regs, iwork, mark)
+                a, b = msg_compress(io, c2, p2, w, t1, t2, rng, regs, iwork, mark)
                 bf += a
                 bv += b
                 for k in range(d):
@@ -246,10 +253,42 @@ def mech_apply(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
                 bvec[k] = h[k]
     for k in range(d):
         t1[k] = x[k] - bvec[k]
-    a, b = apply_program(c1, w, t1, t2, rng, regs, iwork, mark)
+    a, b = msg_compress(io, c1, p1, w, t1, t2, rng, regs, iwork, mark)
     for k in range(d):
         out[k] = bvec[k] + t2[k]
     return bf + a, bv + b
+
+
+@njit(cache=True, inline="always")
+def tpc_msg(mech, gamma, g, h, v, m, c1, p1, w, rng, regs, iwork, mark, io):
+    """DCGD and EF: worker w's message m = C_w(v) with v = g (DCGD) or
+    e_w + gamma g (EF, whose error e_w = ``h`` becomes v - m).  Returns its bits."""
+    d = g.size
+    if mech == EF:
+        for k in range(d):
+            v[k] = h[k] + gamma * g[k]
+    else:
+        for k in range(d):
+            v[k] = g[k]
+    a, b = msg_compress(io, c1, p1, w, v, m, rng, regs, iwork, mark)
+    if mech == EF:
+        for k in range(d):
+            h[k] = v[k] - m[k]
+    return a, b
+
+
+@njit(cache=True, inline="always")
+def tpc_err_term(mech, h, gy):
+    """Worker w's term of the trace's ``shift_error``: ||g_w - grad f_w||^2
+    (3PC, MARINA), ||e_w||^2 (EF), 0 (CGD, DCGD)."""
+    if mech >= EF21:
+        return _sqdist(h, gy)
+    if mech == EF:
+        s = 0.0
+        for k in range(h.size):
+            s += h[k] * h[k]
+        return s
+    return 0.0
 
 
 @njit(cache=True)
@@ -413,7 +452,156 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
                 a, bb = mech_apply(mech, inner, H[i], G2[cur, i], G2[nxt, i], H[i],
                                    c1, c2, i,
                                    zeta, p, coin, vb, rng[i], regs, iwork, mark,
-                                   bvec, t1, t2)
+                                   bvec, t1, t2, None, None, None)
+                bits[i] += a
+                vbits[i] += bb
+            mean_rows(H, gbar)
+        cur = nxt
+    return status, it, row
+
+
+@njit(cache=True, nogil=True)
+def run_loop(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag, io):
+    """:func:`run_one` with every message on the wire (``io``: a
+    :class:`~shiftbench.wire.io.WireIO` in mode ``SIM``, the ``wire`` run
+    option): each message is encoded and decoded, the loop continues with
+    what the receiver decodes, and the workers see x^k rounded to the
+    downlink's value bits.  Written as the workers' steps (the ``*_msg*``
+    functions above) and the master's step, which the MPI backend
+    (:mod:`shiftbench.backends.mpi`) runs in its processes.  :func:`run_one`
+    keeps its own fused copy of the loop (the engine's speed); the tests
+    check that both count the same bits and that the MPI backend's trace
+    equals this loop's.
+    """
+    kind, A, b, off, scale, lam = pd.kind, pd.A, pd.b, pd.off, pd.scale, pd.lam
+    x0, x_star, f_star, has_star = pd.x0, pd.x_star, pd.f_star, pd.has_star
+    mech, inner, gamma, zeta, p = cfg.mech, cfg.inner, cfg.gamma, cfg.zeta, cfg.p
+    ef_outer, value_bits = cfg.ef_outer, cfg.value_bits
+    max_iter, stride, eps = stop_rule.max_iter, stop_rule.stride, stop_rule.eps
+    stop_metric, bits_budget, explode = stop_rule.metric, stop_rule.budget, stop_rule.explode
+    n = off.size - 1
+    d = x0.size
+    wire = is_wire(io)
+    # ---- allocation: once per run, never inside the loop
+    x = x0.copy()
+    xg = np.empty(d) if wire else x      # the iterate the workers see
+    G2 = np.empty((2, n, d))
+    H = np.zeros((n, d))        # g_i (3PC) or e_i (EF)
+    gbar = np.zeros(d)
+    acc = np.empty(d)
+    v = np.empty(d)
+    m = np.empty(d)
+    bvec = np.empty(d)
+    t1 = np.empty(d)
+    t2 = np.empty(d)
+    regs = np.zeros((max(nreg, 1), d))
+    iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
+    mark = np.zeros(d, dtype=np.uint8)
+    rng = np.zeros((n + 1, 2), dtype=np.uint64)
+    bits = np.zeros(n)
+    vbits = np.zeros(n)
+    p1 = WirePlan(cfg.w1_rows, cfg.w1_addr)
+    p2 = WirePlan(cfg.w2_rows, cfg.w2_addr)
+    for i in range(n + 1):
+        _rng.seed_state(rng[i], seed, np.uint64(i))
+    vb = int(value_bits)
+    is_tpc = mech >= EF21
+    nb = 1 if mech == CGD else n        # nodes that send
+    cur = 0
+    if wire:
+        round_vec(x, xg, vb)
+    fsum = _grads(kind, A, b, off, scale, lam, xg, G2[cur])
+    if is_tpc:
+        # g_i^0 = grad f_i(x^0), sent in full once
+        for i in range(n):
+            a = msg_full(io, G2[cur, i], H[i], vb)
+            bits[i] += a
+            vbits[i] += a
+        mean_rows(H, gbar)
+    dist0 = _sqdist(x, x_star) if has_star else 1.0
+    if dist0 == 0.0:
+        dist0 = 1.0
+    down = 0.0
+    g0 = -1.0
+    status = MAX_ITER
+    row = 0
+    c0 = cycles()
+    it = 0
+    for it in range(max_iter + 1):
+        Gy = G2[cur]
+        # ---- f and grad f at x^it for the trace
+        gn = 0.0
+        for k in range(d):
+            t = 0.0
+            for i in range(n):
+                t += Gy[i, k]
+            t /= n
+            gn += t * t
+        fval = fsum / n
+        dist = _sqdist(x, x_star) if has_star else math.nan
+        if g0 < 0.0:
+            g0 = gn if gn > 0.0 else 1.0
+        # ---- stopping and the trace (shared with engine.run_one)
+        bmean, bmax, vmean = bits_stats(bits[:nb], vbits[:nb])
+        stop, status = stop_status(fval, gn, dist, has_star, dist0, g0, explode, stop_metric,
+                                   eps, f_star, bmean, bits_budget, it, max_iter)
+        if not stop and flag[0] != 0:
+            stop = True
+            status = INTERRUPTED
+        if (stop or it % stride == 0) and row < trace.shape[0]:
+            se = 0.0
+            for i in range(n):
+                se += tpc_err_term(mech, H[i], Gy[i])
+            se /= n
+            write_row(trace, row, it, dist, dist0, fval, f_star, gn, bmean, bmax, vmean,
+                      down, se, cycles() - c0)
+            if row < xrec.shape[0]:
+                for k in range(d):
+                    xrec[row, k] = x[k]
+            row += 1
+        if stop:
+            break
+        # ---- one step
+        down += vb * d
+        if mech == CGD:
+            for k in range(d):
+                t = 0.0
+                for i in range(n):
+                    t += Gy[i, k]
+                v[k] = t / n
+            a, bb = msg_compress(io, c1, p1, 0, v, m, rng[0], regs, iwork, mark)
+            bits[0] += a
+            vbits[0] += bb
+            for k in range(d):
+                x[k] -= gamma * m[k]
+        elif mech == DCGD or mech == EF:
+            for k in range(d):
+                acc[k] = 0.0
+            for i in range(n):
+                a, bb = tpc_msg(mech, gamma, Gy[i], H[i], v, m, c1, p1, i, rng[i], regs,
+                                iwork, mark, io)
+                bits[i] += a
+                vbits[i] += bb
+                for k in range(d):
+                    acc[k] += m[k]
+            s = gamma if mech == DCGD else ef_outer
+            for k in range(d):
+                x[k] -= s * acc[k] / n
+        else:
+            for k in range(d):
+                x[k] -= gamma * gbar[k]
+        if wire:
+            round_vec(x, xg, vb)
+        # ---- gradients at x^{it+1}
+        nxt = 1 - cur
+        fsum = _grads(kind, A, b, off, scale, lam, xg, G2[nxt])
+        if is_tpc:
+            coin = _rng.uniform(rng[n]) if mech == MARINA else 0.0
+            for i in range(n):
+                a, bb = mech_apply(mech, inner, H[i], G2[cur, i], G2[nxt, i], H[i],
+                                   c1, c2, i,
+                                   zeta, p, coin, vb, rng[i], regs, iwork, mark,
+                                   bvec, t1, t2, io, p1, p2)
                 bits[i] += a
                 vbits[i] += bb
             mean_rows(H, gbar)
@@ -457,11 +645,14 @@ def tpc_errors(mech, inner, H, Y, X, c1, c2, zeta, p,
     mark = np.zeros(d, dtype=np.uint8)
     rng = np.zeros(2, dtype=np.uint64)
     rc = np.zeros(2, dtype=np.uint64)
+    io = None
+    pe = WirePlan(np.zeros((1, 8), dtype=np.int64), np.zeros(2, dtype=np.int64))
     for j in range(X.shape[0]):
         for t in range(trials):
             _rng.seed_state(rng, seed, np.uint64(t))
             _rng.seed_state(rc, seed, np.uint64(trials + t))
             coin = _rng.uniform(rc)
             mech_apply(mech, inner, H[j], Y[j], X[j], out, c1, c2, 0,
-                       zeta, p, coin, value_bits, rng, regs, iwork, mark, bvec, t1, t2)
+                       zeta, p, coin, value_bits, rng, regs, iwork, mark, bvec, t1, t2,
+                       io, pe, pe)
             err[j, t] = _sqdist(out, X[j])

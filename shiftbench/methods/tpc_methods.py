@@ -169,7 +169,7 @@ def build_tpc(m: Method, P, opts: dict) -> Build:
     cfg = TPCConfig(int(m.code), int(K.INNER_CODES.get(inner, 0)) if key == "3pcv3" else 0,
                     float(g), float(zeta or 0.0), float(p if p is not None else 1.0),
                     float(ef_outer), int(vb))
-    return Build(params, th, cfg, (c1, c2p), max(nreg, nreg2))
+    return Build(params, th, cfg, (c1, c2p), max(nreg, nreg2), None, (C1s, C2s))
 
 
 _3PC = ("Richtárik et al., 3PC (ICML 2022): gamma <= 1/(L_- + L_+ sqrt(B/A)) "

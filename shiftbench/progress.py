@@ -55,7 +55,14 @@ class Progress:
 
     ``update(k=1, note="")`` adds ``k`` finished units (``note``: what just
     finished, shown on the bar); ``close()`` ends the report with one final
-    line (plain mode: only if a line was printed before, or ``final=True``).
+    line (plain mode: only if a line was printed before, or ``final=True``):
+    the real count and ``done`` (``N/N (100%) ... -- done``, or ``N done ...
+    (stopped before the planned TOTAL)`` for work that ended early, e.g. a
+    run that converged), never a time left.
+
+    The time left is estimated from the rate since the *first* update, so
+    the start (numba compiling the kernels, often most of a short run's
+    time) does not inflate it; no estimate is shown before a second update.
     Use it as a context manager to close it on errors too.
     """
 
@@ -76,6 +83,7 @@ class Progress:
         self.n = 0
         self.note = ""
         self.t0 = time.perf_counter()
+        self._anchor = None           # (time, count) at the first update: the rate's start
         self._last = self.t0
         self._printed = False
         self._closed = False
@@ -92,13 +100,36 @@ class Progress:
         return False
 
     def _line(self):
-        el = time.perf_counter() - self.t0
+        now = time.perf_counter()
+        el = now - self.t0
         head = f"{self.desc}: " if self.desc else ""
         if self.total:
             frac = min(self.n / self.total, 1.0)
-            eta = (f", ~{_fmt_s(el * (1 - frac) / frac)} left" if 0 < frac < 1 else "")
-            return f"{head}{self.n}/{self.total} ({100 * frac:.0f}%) {_fmt_s(el)}{eta}", frac
+            return f"{head}{self.n}/{self.total} ({100 * frac:.0f}%) {_fmt_s(el)}" + \
+                self._eta(now), frac
         return f"{head}{self.n} done {_fmt_s(el)}", None
+
+    def _eta(self, now):
+        """``", ~T left"`` from the rate since the first update (the first unit
+        of work pays for compilation, which later units do not), or ``""``
+        until a second update gives that rate."""
+        if self._anchor is None or not 0 < self.n < self.total:
+            return ""
+        t1, n1 = self._anchor
+        if self.n <= n1 or now <= t1:
+            return ""
+        rate = (self.n - n1) / (now - t1)
+        return f", ~{_fmt_s((self.total - self.n) / rate)} left"
+
+    def _final(self):
+        """The closing line: the real count, "done", no time left."""
+        el = _fmt_s(time.perf_counter() - self.t0)
+        head = f"{self.desc}: " if self.desc else ""
+        if not self.total:
+            return f"{head}{self.n} done in {el}"
+        if self.n >= self.total:
+            return f"{head}{self.n}/{self.total} (100%) in {el} -- done"
+        return f"{head}{self.n} done in {el} (stopped before the planned {self.total})"
 
     def _draw(self):
         text, frac = self._line()
@@ -119,6 +150,8 @@ class Progress:
         if self._closed:
             return
         self.n += int(k)
+        if self._anchor is None and int(k) > 0:
+            self._anchor = (time.perf_counter(), self.n)
         if note:
             self.note = str(note)
         if not self.enabled:
@@ -142,13 +175,12 @@ class Progress:
         if not self.enabled:
             return
         if self.tty:
-            self.note = ""
-            self._draw()
-            self.stream.write("\n")
+            text = self._final()
+            pad = max(0, self._width - len(text))
+            self.stream.write("\r" + text + " " * pad + "\n")
             self.stream.flush()
         elif self._printed or final:
-            text, _ = self._line()
-            self.stream.write(text + " -- done\n")
+            self.stream.write(self._final() + "\n")
             self.stream.flush()
 
 

@@ -12,7 +12,10 @@ readable), and nothing at all with ``SHIFTBENCH_PROGRESS=0``.
 
 :func:`fresh_folder` names a new output folder (``./<stem>-<date>-<time>``,
 with a suffix if that exists), so that a command's default output never
-overwrites earlier or committed results.
+overwrites earlier or committed results.  :func:`check_out_folder` is the
+one policy for a folder the user names with ``--out``, checked before any
+work: an existing file is an error, a non-empty folder is refused unless
+``--force``, and the folder must be creatable and writable.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import os
 import sys
 import time
 
-__all__ = ["Progress", "fresh_folder"]
+__all__ = ["Progress", "fresh_folder", "check_out_folder"]
 
 
 def _fmt_s(s):
@@ -194,3 +197,67 @@ def fresh_folder(stem, parent=".", stamp=None):
         i += 1
         path = f"{base}-{i}"
     return path
+
+
+def check_out_folder(path, force=False, flag="--out"):
+    """Check an output folder named by the user, before any work.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The folder (created later by the writer if it does not exist).
+    force : bool
+        Allow a non-empty folder (files of the same names are replaced, others
+        are left as they are).
+    flag : str
+        The option's name, for the message.
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        One line naming the path, what is wrong and what is allowed: an
+        existing file (or other non-folder); a non-empty folder without
+        ``force``; a folder that cannot be created or written.
+    """
+    import tempfile
+    p = os.fspath(path)
+    if not p.strip():
+        raise ValueError(f"{flag} is empty; give a folder (new or empty), or leave {flag} "
+                         f"out for a fresh one")
+    full = os.path.abspath(os.path.expanduser(p))
+    if os.path.lexists(full) and not os.path.isdir(full):
+        raise ValueError(f"{flag} {p}: is an existing file, not a folder; give a new or "
+                         f"empty folder (or leave {flag} out for a fresh one)")
+    if os.path.isdir(full):
+        try:
+            entries = sorted(os.listdir(full))
+        except OSError as e:
+            raise ValueError(f"{flag} {p}: cannot read the folder ({e.strerror or e})") \
+                from None
+        if entries and not force:
+            shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+            raise ValueError(f"{flag} {p}: folder is not empty ({len(entries)} entries: "
+                             f"{shown}); refusing to write over earlier results; give a new "
+                             f"or empty folder, or add --force to write into it")
+        probe = full
+    else:
+        probe = os.path.dirname(full)
+        while not os.path.isdir(probe):
+            if os.path.lexists(probe):
+                raise ValueError(f"{flag} {p}: {probe} is a file, not a folder")
+            parent = os.path.dirname(probe)
+            if parent == probe:
+                break
+            probe = parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".shiftbench-probe-", dir=probe)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise ValueError(f"{flag} {p}: cannot write in {probe} ({e.strerror or e})") from None
+    return p

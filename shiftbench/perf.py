@@ -625,8 +625,15 @@ def _refresh_entries():
         mod.register_methods()
 
 
+class _Parser(argparse.ArgumentParser):
+    """Errors as one line (no usage block): ``PROG: error: ...``."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="python -m shiftbench.perf",
         description="Time every compressor kernel against np.copyto of the same "
                     "array and against NumPy, in one run.")
@@ -664,7 +671,7 @@ def main(argv=None):
         # then the built-in rows, built from the registries as they are now
         load_plugins(a.plugin)
     except ValueError as err:
-        print(f"perf: {err}", file=sys.stderr)
+        print(f"python -m shiftbench.perf: error: {err}", file=sys.stderr)
         return 2
     _register_compressors()
     for mod in PLUGIN_MODULES:

@@ -239,6 +239,10 @@ def check_out_folder(path, force=False, flag="--out"):
         except OSError as e:
             raise ValueError(f"{flag} {p}: cannot read the folder ({e.strerror or e})") \
                 from None
+        if entries and force:
+            print(f"note: writing into the non-empty folder {p} ({flag} with --force): files "
+                  f"of the same names are replaced, other files are left as they are",
+                  file=sys.stderr)
         if entries and not force:
             shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
             raise ValueError(f"{flag} {p}: folder is not empty ({len(entries)} entries: "

@@ -24,9 +24,12 @@ Each timing is the minimum over ``--repeat`` rounds of the mean over
 
 Benchmarks are :class:`Entry` objects in :data:`ENTRIES`; another module
 adds its own with :func:`register` (method timings, e.g. one DIANA
-iteration against a NumPy loop).  Modules named in :data:`PLUGIN_MODULES`
-or given with ``--plugin`` are imported before the run so they can
-register entries.
+iteration against a NumPy loop).  ``--plugin`` takes a Python file (loaded
+as by ``python -m shiftbench --plugin FILE``) or a module name; plugins are
+imported first, then the modules of :data:`PLUGIN_MODULES`, and the method
+rows are built from the method registry after that, so a method a plugin
+registers with :func:`shiftbench.methods.model.register` gets its
+``<name>/ridge`` row (and a compressor registered there its rows).
 
 Examples
 --------

@@ -24,9 +24,12 @@ Each timing is the minimum over ``--repeat`` rounds of the mean over
 
 Benchmarks are :class:`Entry` objects in :data:`ENTRIES`; another module
 adds its own with :func:`register` (method timings, e.g. one DIANA
-iteration against a NumPy loop).  Modules named in :data:`PLUGIN_MODULES`
-or given with ``--plugin`` are imported before the run so they can
-register entries.
+iteration against a NumPy loop).  ``--plugin`` takes a Python file (loaded
+as by ``python -m shiftbench --plugin FILE``) or a module name; plugins are
+imported first, then the modules of :data:`PLUGIN_MODULES`, and the method
+rows are built from the method registry after that, so a method a plugin
+registers with :func:`shiftbench.methods.model.register` gets its
+``<name>/ridge`` row (and a compressor registered there its rows).
 
 Examples
 --------
@@ -59,6 +62,9 @@ PLUGIN_MODULES = ("shiftbench.perf_methods",)
 
 Q_SPARSE = 0.01               # K = d/100 for every K-parameterised compressor
 
+NOTE_NO_REFERENCE = "skipped (--no-reference)"
+NOTE_BUDGET = "skipped by --budget"
+
 
 # ----------------------------------------------------------------------------
 # the entry protocol
@@ -88,6 +94,8 @@ class Case:
         ``floor_seconds`` and ``ratio_to_floor``.
     info : dict
         Extra JSON fields (e.g. ``bits``).
+    reference_note : str, optional
+        Why there is no ``reference`` (shown in ``numpy_note``).
     """
     kernel: Callable[[], object]
     copy: Optional[Callable[[], object]] = None
@@ -97,6 +105,7 @@ class Case:
     numpy_vec: Optional[Callable[[], object]] = None
     floor: Optional[Callable[[], object]] = None
     info: dict = field(default_factory=dict)
+    reference_note: Optional[str] = None
 
 
 @dataclass
@@ -184,6 +193,20 @@ def _has_sparse(spec):
     return not node.kids and node.definition.sparse is not None
 
 
+def _missing_reference(node):
+    """The name of the first compressor in the spec tree ``node`` without a
+    NumPy reference (a user compressor registered without ``reference=``),
+    or None when the whole tree has one."""
+    if node.kids:
+        for k in node.kids:
+            miss = _missing_reference(k)
+            if miss is not None:
+                return miss
+        if node.name in ("induced", "compose", "scale"):
+            return None
+    return None if getattr(node.definition, "reference", None) is not None else node.name
+
+
 def compressor_entry(spec, variant="dense"):
     """The :class:`Entry` of one compressor spec (``variant`` "dense" or
     "sparse"; sparse is for compressors with a sparse form: rand-k, crand-k,
@@ -228,32 +251,37 @@ def compressor_entry(spec, variant="dense"):
                 return C.compress(x, rng=rng, out=out)
 
         _, b = C.compress(x, 0)
-        ref = None
-        if naive_compress is not None:
+        ref, note = None, None
+        missing = _missing_reference(C.node)
+        if naive_compress is None:
+            note = "no reference (shiftbench.naive not importable)"
+        elif missing is not None:
+            note = (f"no NumPy reference: {missing!r} was registered without reference= "
+                    f"(register_compressor(..., reference=f) adds one)")
+        else:
             def ref():
                 return naive_compress(spec, x, 0)
-        return Case(kernel=kernel, api=api, reference=ref,
+        return Case(kernel=kernel, api=api, reference=ref, reference_note=note,
                     numpy_vec=(lambda: vec(x, gen)) if vec is not None else None,
                     info={"bits": int(b), "bits_values": b.values, "spec": C.spec})
 
     return Entry(spec, make, variant=variant, kind="compressor")
 
 
-_COMPRESSORS_DONE = []
-
-
 def _register_compressors():
     """Put one entry per compressor (and the sparse variants) first in
-    :data:`ENTRIES`; idempotent."""
-    if _COMPRESSORS_DONE:
-        return
+    :data:`ENTRIES`: on the first call every registry entry, later only the
+    compressors registered since (e.g. by a ``--plugin`` file); idempotent."""
+    have = {(e.kernel, e.variant) for e in ENTRIES if e.kind == "compressor"}
     mine = []
     for spec in default_compressor_specs():
-        mine.append(compressor_entry(spec))
-        if _has_sparse(spec):
+        if (spec, "dense") not in have:
+            mine.append(compressor_entry(spec))
+        if _has_sparse(spec) and (spec, "sparse") not in have:
             mine.append(compressor_entry(spec, "sparse"))
-    ENTRIES[:0] = mine
-    _COMPRESSORS_DONE.append(True)
+    if mine:
+        at = next((i for i, e in enumerate(ENTRIES) if e.kind != "compressor"), len(ENTRIES))
+        ENTRIES[at:at] = mine
 
 
 # ----------------------------------------------------------------------------
@@ -332,21 +360,25 @@ def measure(case, d, repeat=7, min_time=0.005, budget=1.0, ref_cost=None,
     note = None
     cost = ref_cost if ref_cost is not None else case.reference_cost
     if case.reference is None:
-        note = "no reference (shiftbench.naive not importable)"
+        note = case.reference_note or "no reference for this row"
     elif not with_reference:
-        note = "skipped (--no-reference)"
+        note = NOTE_NO_REFERENCE
     elif cost is not None and cost > budget:
-        note = (f"skipped: predicted {cost:.3g} s per call > budget {budget:g} s "
+        note = (f"{NOTE_BUDGET}: predicted {cost:.3g} s per call > budget {budget:g} s "
                 f"(pure-Python reference)")
     else:
-        t0 = time.perf_counter()
-        case.reference()
-        t1 = time.perf_counter() - t0
-        ts = [t1]
-        nrep = max(1, min(repeat, int(min(3.0 * budget, 2.0) / max(t1, 1e-9))))
-        for _ in range(nrep - 1):
-            ts.append(_round(case.reference, max(1, _number(case.reference, min_time))))
-        res["numpy_seconds"] = min(ts)
+        try:
+            t0 = time.perf_counter()
+            case.reference()
+            t1 = time.perf_counter() - t0
+            ts = [t1]
+            nrep = max(1, min(repeat, int(min(3.0 * budget, 2.0) / max(t1, 1e-9))))
+            for _ in range(nrep - 1):
+                ts.append(_round(case.reference, max(1, _number(case.reference, min_time))))
+            res["numpy_seconds"] = min(ts)
+        except Exception as err:        # noqa: BLE001 - the kernel's timings still stand
+            msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            note = f"reference failed: {type(err).__name__}: {msg}"
     res["numpy_note"] = note
     return res
 
@@ -426,6 +458,7 @@ def run(ds, names=None, repeat=7, min_time=0.005, budget=1.0, with_reference=Tru
     pure-Python reference is never started where it would take minutes.
     """
     _register_compressors()
+    _refresh_entries()
     entries = _select(ENTRIES, names)
     rows = []
     for e in entries:
@@ -517,12 +550,14 @@ def _mem_text(r):
 
 
 def _mc_text(r):
-    """Monte-Carlo rows: throughput and the parallel speed-up (median of rounds)."""
+    """Monte-Carlo rows: both throughputs and the speed-up, all from the same
+    median times (speed-up = parallel runs/s / sequential runs/s)."""
     if r.get("mc_runs_per_s") is None:
         return ""
-    return (f"  runs/s {r['mc_runs_per_s']:.0f} parallel vs {r['seq_runs_per_s']:.0f} "
-            f"sequential: x{r['parallel_speedup']:.2f} on {r['threads']} threads "
-            f"(median of {r['mc_rounds']} rounds)")
+    par, seq = r["mc_runs_per_s"], r["seq_runs_per_s"]
+    return (f"  Monte-Carlo: parallel {par:.0f} runs/s ({r['threads']} threads), "
+            f"sequential {seq:.0f} runs/s; speed-up parallel/sequential "
+            f"x{par / seq:.2f} (median times of {r['mc_rounds']} rounds)")
 
 
 def environment():
@@ -539,23 +574,73 @@ def environment():
 
 
 def _parse_ds(s):
+    """``--d``: comma-separated integers >= 1 (``1e3`` allowed); a one-line
+    ``argparse.ArgumentTypeError`` otherwise."""
     out = []
-    for t in s.split(","):
+    for t in str(s).split(","):
         t = t.strip()
-        if t:
+        if not t:
+            continue
+        try:
             v = float(t)
-            if v < 1 or v != int(v):
-                raise SystemExit(f"perf: --d needs integers >= 1, got {t!r}")
-            out.append(int(v))
+        except ValueError:
+            v = None
+        if v is None or not math.isfinite(v) or v < 1 or v != int(v):
+            raise argparse.ArgumentTypeError(
+                f"{t!r} is not an integer >= 1; allowed: comma-separated dimensions "
+                f"such as 1e3,1e5,1e7 or 1000,50000")
+        out.append(int(v))
+    if not out:
+        raise argparse.ArgumentTypeError(
+            "no dimension given; allowed: comma-separated integers >= 1 such as 1e3,1e5,1e7")
     return out
 
 
+def load_plugins(names):
+    """Import each ``--plugin``: a Python file (a path, or a name ending in
+    ``.py``) through the main CLI's loader, else a module name (e.g.
+    ``shiftbench.wire.perf``).  Raises a one-line ``ValueError``."""
+    from .__main__ import load_plugin
+    for name in names:
+        if name.endswith(".py") or os.sep in name or "/" in name or os.path.isfile(name):
+            load_plugin(name)
+            continue
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name is not None and name.startswith(err.name):
+                raise ValueError(f"--plugin {name!r}: no such file or module (give a "
+                                 f"Python file such as my_methods.py, or a module name "
+                                 f"such as shiftbench.perf_methods)") from None
+            raise ValueError(f"--plugin {name!r} failed: {type(err).__name__}: {err}") \
+                from None
+        except Exception as err:  # noqa: BLE001 - one line, not the plugin's traceback
+            msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise ValueError(f"--plugin {name!r} failed: {type(err).__name__}: {msg}") \
+                from None
+
+
+def _refresh_entries():
+    """Entries for methods registered since the method rows were built (a
+    plugin's ``shiftbench.methods.model.register``)."""
+    mod = sys.modules.get("shiftbench.perf_methods")
+    if mod is not None and hasattr(mod, "register_methods"):
+        mod.register_methods()
+
+
+class _Parser(argparse.ArgumentParser):
+    """Errors as one line (no usage block): ``PROG: error: ...``."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="python -m shiftbench.perf",
         description="Time every compressor kernel against np.copyto of the same "
                     "array and against NumPy, in one run.")
-    ap.add_argument("--d", default="1e3,1e5,1e7",
+    ap.add_argument("--d", default="1e3,1e5,1e7", type=_parse_ds,
                     help="comma-separated dimensions (default 1e3,1e5,1e7)")
     ap.add_argument("--kernels", action="append", default=[],
                     help="';'-separated specs or names (top-k, natural, 'dither(s=8)', "
@@ -569,7 +654,8 @@ def main(argv=None):
     ap.add_argument("--no-reference", action="store_true",
                     help="do not time the exact (pure-Python) reference")
     ap.add_argument("--plugin", action="append", default=[],
-                    help="module to import first (it may call shiftbench.perf.register)")
+                    help="Python file (my_methods.py) or module name to import first; it "
+                         "may register methods, compressors or perf entries; repeatable")
     ap.add_argument("--quick", action="store_true",
                     help="small run for smoke tests: d = 1e3,1e4, 2 rounds")
     ap.add_argument("--json", action="store_true", help="print a JSON list of rows")
@@ -578,18 +664,26 @@ def main(argv=None):
                          "copy, the loops against the CPU engine)")
     a = ap.parse_args(argv)
     if a.repeat < 1:
-        raise SystemExit("perf: --repeat must be >= 1")
-    ds = _parse_ds(a.d)
+        ap.error(f"--repeat must be >= 1, got {a.repeat}")
+    ds = a.d
     if a.quick:
         ds, a.repeat, a.min_time, a.budget = [1000, 10000], 2, 0.001, 0.5
     names = [n for k in a.kernels for n in k.split(";") if n.strip()]
+    try:
+        # the user's plugins first (they may register compressors and methods),
+        # then the built-in rows, built from the registries as they are now
+        load_plugins(a.plugin)
+    except ValueError as err:
+        print(f"python -m shiftbench.perf: error: {err}", file=sys.stderr)
+        return 2
     _register_compressors()
-    for mod in list(PLUGIN_MODULES) + a.plugin:
+    for mod in PLUGIN_MODULES:
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as err:
-            if mod in a.plugin or err.name != mod:
+            if err.name != mod:
                 raise
+    _refresh_entries()
     if a.device == "cuda":
         try:
             from .gpu import perf as gpu_perf
@@ -609,12 +703,31 @@ def main(argv=None):
     if a.json:
         print(json.dumps(rows, indent=1, default=float))
     else:
-        skipped = sorted({(r["kernel"], r["d"]) for r in rows
-                          if r.get("numpy_note") and r.get("numpy_seconds") is None})
-        if skipped:
-            print(f"# exact reference skipped for {len(skipped)} (kernel, d) pairs: "
-                  "its predicted time per call exceeds --budget (see numpy_note in --json)")
+        for line in _skip_summary(rows):
+            print(line)
     return 0
+
+
+def _skip_summary(rows):
+    """Comment lines saying why the numpy column is blank, by reason."""
+    def pairs(pred):
+        return sorted({(r["kernel"], r["d"]) for r in rows
+                       if r.get("numpy_seconds") is None and pred(r.get("numpy_note") or "")})
+    out = []
+    budget = pairs(lambda n: n.startswith(NOTE_BUDGET))
+    if budget:
+        out.append(f"# exact reference skipped for {len(budget)} (kernel, d) pairs: its "
+                   "predicted time per call exceeds --budget (see numpy_note in --json)")
+    noref = sorted({r["kernel"] for r in rows if r.get("numpy_seconds") is None
+                    and (r.get("numpy_note") or "").startswith("no NumPy reference")})
+    if noref:
+        out.append(f"# numpy blank for {', '.join(noref)}: no NumPy reference was registered "
+                   "(register_compressor(..., reference=f) adds one)")
+    failed = pairs(lambda n: n.startswith("reference failed"))
+    if failed:
+        out.append(f"# exact reference failed for {len(failed)} (kernel, d) pairs "
+                   "(see numpy_note in --json)")
+    return out
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ Rows (``kind = "method"``)
     throughput measured in ``make`` (min of interleaved rounds):
     ``mc_runs_per_s``, ``mc_iters_per_s`` (parallel), ``seq_runs_per_s``,
     ``seq_iters_per_s`` (R sequential ``run_one`` calls) and
-    ``parallel_speedup`` (sequential / parallel time), ``threads``.
+    ``parallel_speedup`` (median sequential / median parallel time, i.e.
+    ``mc_runs_per_s / seq_runs_per_s``), ``threads``, ``mc_rounds``.
     ``api_seconds``: ``shiftbench.run(..., seeds=range(R))``.
     ``numpy_seconds`` would be R sequential NumPy loops; it is normally
     skipped by ``--budget`` (its predicted cost is given).
@@ -166,15 +167,18 @@ def numpy_loop(ec, compressor="rand-k(q=0.1)", seed=0):
         from .naive.methods import dcgd_shift, numpy_compress
     except ImportError:
         return None
-    name = ec.info.name
+    from .methods import engine as E
+    # the NumPy loop's mode from the compiled mode code, not the name: a
+    # user's method (e.g. diana-slow) runs the loop of the engine it reuses
+    mode = {E.DCGD: "dcgd", E.FIXED: "dcgd-fixed", E.STAR: "dcgd-star", E.DIANA: "diana",
+            E.RAND: "rand-diana", E.GDCI: "gdci", E.VRGDCI: "vr-gdci"}.get(int(ec.info.code))
     spec = ec.params["compressor"]
-    if spec.split("(")[0] not in ("rand-k", "identity"):
+    if mode is None or spec.split("(")[0] not in ("rand-k", "identity"):
         return None
-    mode = {"dgd": "dcgd"}.get(name, name)
     pr = ec.params
     p = np.asarray(pr["p"], float)
     h0 = None
-    if name == "dcgd-fixed" and pr.get("shift") == "star":
+    if mode == "dcgd-fixed" and pr.get("shift") == "star":
         h0 = ec.P.grad_star
     P, iters = ec.P, ec.iters
 
@@ -188,8 +192,9 @@ def numpy_loop(ec, compressor="rand-k(q=0.1)", seed=0):
 def mc_throughput(ec, seeds, rounds=5):
     """Parallel (``run_many``) vs sequential (``run_one`` per seed) time of
     one Monte-Carlo batch over interleaved rounds (call once first to
-    compile): the speed-up is the median over rounds of the per-round ratio,
-    the throughputs the median of the rounds' times."""
+    compile): the throughputs are from the median of the rounds' times and
+    the speed-up is the ratio of those medians (sequential / parallel time,
+    = parallel runs/s / sequential runs/s), so the three agree."""
     import numba
     seeds = list(seeds)
     pars, seqs = [], []
@@ -207,7 +212,7 @@ def mc_throughput(ec, seeds, rounds=5):
             "mc_seconds": par, "seq_seconds": seq, "mc_rounds": rounds,
             "mc_runs_per_s": R / par, "mc_iters_per_s": R * K / par,
             "seq_runs_per_s": R / seq, "seq_iters_per_s": R * K / seq,
-            "parallel_speedup": float(np.median(np.array(seqs) / np.array(pars)))}
+            "parallel_speedup": seq / par}
 
 
 # ----------------------------------------------------------------------------
@@ -392,6 +397,23 @@ def _register():
         for e in mine:
             if e.name not in have:
                 mod.register(e)
+
+
+def register_methods():
+    """Add a ``<method>/ridge`` row for every method registered since this
+    module was imported (a plugin's ``shiftbench.methods.model.register``);
+    idempotent.  ``python -m shiftbench.perf`` calls it after loading the
+    ``--plugin`` files.  Returns the names of the rows added."""
+    added = []
+    for mod in _perf_modules():
+        have = {e.kernel for e in mod.ENTRIES
+                if e.kind == "method" and not e.variant.startswith("cuda")}
+        for m in perf_methods():
+            if f"{m}/ridge" not in have:
+                e = mod.register(_iteration_entry(m))
+                have.add(e.kernel)
+                added.append(e.name)
+    return added
 
 
 _register()

@@ -457,7 +457,10 @@ def main(argv=None):
                     help="x scale (default log, linear for iteration)")
     ap.add_argument("--title", default=None)
     ap.add_argument("--csv", default=None, help="also write the plotted data to this CSV")
-    ap.add_argument("--out", required=True, help="figure file (.png, .pdf or .svg)")
+    ap.add_argument("--out", required=True,
+                    help="figure file (.png, .pdf or .svg); an existing file needs --force")
+    ap.add_argument("--force", action="store_true",
+                    help="replace an existing --out (and --csv) file")
     a = ap.parse_args(argv)
     prog = "python -m shiftbench plot"
     try:
@@ -465,6 +468,18 @@ def main(argv=None):
         if ext not in (".png", ".pdf", ".svg"):
             raise ValueError(f"--out {a.out}: unsupported format {ext or '(none)'!r}; "
                              f"allowed: .png, .pdf, .svg")
+        from .harness.io import check_writable
+        for flag, path in (("--out", a.out), ("--csv", a.csv)):
+            if path is None:
+                continue
+            try:                      # before loading and drawing, never after
+                check_writable(path, overwrite=a.force)
+            except ValueError as e:
+                hint = " (add --force to replace it)" if "refusing to overwrite" in str(e) \
+                    else ""
+                raise ValueError(f"{flag} {e}{hint}") from None
+        if a.csv is not None and os.path.abspath(a.csv) == os.path.abspath(a.out):
+            raise ValueError(f"--csv {a.csv}: same file as --out; give two different files")
         need_matplotlib()
         df = load_many(a.files)
         y = a.y

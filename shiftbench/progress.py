@@ -12,7 +12,10 @@ readable), and nothing at all with ``SHIFTBENCH_PROGRESS=0``.
 
 :func:`fresh_folder` names a new output folder (``./<stem>-<date>-<time>``,
 with a suffix if that exists), so that a command's default output never
-overwrites earlier or committed results.
+overwrites earlier or committed results.  :func:`check_out_folder` is the
+one policy for a folder the user names with ``--out``, checked before any
+work: an existing file is an error, a non-empty folder is refused unless
+``--force``, and the folder must be creatable and writable.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import os
 import sys
 import time
 
-__all__ = ["Progress", "fresh_folder"]
+__all__ = ["Progress", "fresh_folder", "check_out_folder"]
 
 
 def _fmt_s(s):
@@ -55,7 +58,14 @@ class Progress:
 
     ``update(k=1, note="")`` adds ``k`` finished units (``note``: what just
     finished, shown on the bar); ``close()`` ends the report with one final
-    line (plain mode: only if a line was printed before, or ``final=True``).
+    line (plain mode: only if a line was printed before, or ``final=True``):
+    the real count and ``done`` (``N/N (100%) ... -- done``, or ``N done ...
+    (stopped before the planned TOTAL)`` for work that ended early, e.g. a
+    run that converged), never a time left.
+
+    The time left is estimated from the rate since the *first* update, so
+    the start (numba compiling the kernels, often most of a short run's
+    time) does not inflate it; no estimate is shown before a second update.
     Use it as a context manager to close it on errors too.
     """
 
@@ -76,6 +86,7 @@ class Progress:
         self.n = 0
         self.note = ""
         self.t0 = time.perf_counter()
+        self._anchor = None           # (time, count) at the first update: the rate's start
         self._last = self.t0
         self._printed = False
         self._closed = False
@@ -92,13 +103,36 @@ class Progress:
         return False
 
     def _line(self):
-        el = time.perf_counter() - self.t0
+        now = time.perf_counter()
+        el = now - self.t0
         head = f"{self.desc}: " if self.desc else ""
         if self.total:
             frac = min(self.n / self.total, 1.0)
-            eta = (f", ~{_fmt_s(el * (1 - frac) / frac)} left" if 0 < frac < 1 else "")
-            return f"{head}{self.n}/{self.total} ({100 * frac:.0f}%) {_fmt_s(el)}{eta}", frac
+            return f"{head}{self.n}/{self.total} ({100 * frac:.0f}%) {_fmt_s(el)}" + \
+                self._eta(now), frac
         return f"{head}{self.n} done {_fmt_s(el)}", None
+
+    def _eta(self, now):
+        """``", ~T left"`` from the rate since the first update (the first unit
+        of work pays for compilation, which later units do not), or ``""``
+        until a second update gives that rate."""
+        if self._anchor is None or not 0 < self.n < self.total:
+            return ""
+        t1, n1 = self._anchor
+        if self.n <= n1 or now <= t1:
+            return ""
+        rate = (self.n - n1) / (now - t1)
+        return f", ~{_fmt_s((self.total - self.n) / rate)} left"
+
+    def _final(self):
+        """The closing line: the real count, "done", no time left."""
+        el = _fmt_s(time.perf_counter() - self.t0)
+        head = f"{self.desc}: " if self.desc else ""
+        if not self.total:
+            return f"{head}{self.n} done in {el}"
+        if self.n >= self.total:
+            return f"{head}{self.n}/{self.total} (100%) in {el} -- done"
+        return f"{head}{self.n} done in {el} (stopped before the planned {self.total})"
 
     def _draw(self):
         text, frac = self._line()
@@ -119,6 +153,8 @@ class Progress:
         if self._closed:
             return
         self.n += int(k)
+        if self._anchor is None and int(k) > 0:
+            self._anchor = (time.perf_counter(), self.n)
         if note:
             self.note = str(note)
         if not self.enabled:
@@ -142,13 +178,12 @@ class Progress:
         if not self.enabled:
             return
         if self.tty:
-            self.note = ""
-            self._draw()
-            self.stream.write("\n")
+            text = self._final()
+            pad = max(0, self._width - len(text))
+            self.stream.write("\r" + text + " " * pad + "\n")
             self.stream.flush()
         elif self._printed or final:
-            text, _ = self._line()
-            self.stream.write(text + " -- done\n")
+            self.stream.write(self._final() + "\n")
             self.stream.flush()
 
 
@@ -162,3 +197,71 @@ def fresh_folder(stem, parent=".", stamp=None):
         i += 1
         path = f"{base}-{i}"
     return path
+
+
+def check_out_folder(path, force=False, flag="--out"):
+    """Check an output folder named by the user, before any work.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The folder (created later by the writer if it does not exist).
+    force : bool
+        Allow a non-empty folder (files of the same names are replaced, others
+        are left as they are).
+    flag : str
+        The option's name, for the message.
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        One line naming the path, what is wrong and what is allowed: an
+        existing file (or other non-folder); a non-empty folder without
+        ``force``; a folder that cannot be created or written.
+    """
+    import tempfile
+    p = os.fspath(path)
+    if not p.strip():
+        raise ValueError(f"{flag} is empty; give a folder (new or empty), or leave {flag} "
+                         f"out for a fresh one")
+    full = os.path.abspath(os.path.expanduser(p))
+    if os.path.lexists(full) and not os.path.isdir(full):
+        raise ValueError(f"{flag} {p}: is an existing file, not a folder; give a new or "
+                         f"empty folder (or leave {flag} out for a fresh one)")
+    if os.path.isdir(full):
+        try:
+            entries = sorted(os.listdir(full))
+        except OSError as e:
+            raise ValueError(f"{flag} {p}: cannot read the folder ({e.strerror or e})") \
+                from None
+        if entries and force:
+            print(f"note: writing into the non-empty folder {p} ({flag} with --force): files "
+                  f"of the same names are replaced, other files are left as they are",
+                  file=sys.stderr)
+        if entries and not force:
+            shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+            raise ValueError(f"{flag} {p}: folder is not empty ({len(entries)} entries: "
+                             f"{shown}); refusing to write over earlier results; give a new "
+                             f"or empty folder, or add --force to write into it")
+        probe = full
+    else:
+        probe = os.path.dirname(full)
+        while not os.path.isdir(probe):
+            if os.path.lexists(probe):
+                raise ValueError(f"{flag} {p}: {probe} is a file, not a folder")
+            parent = os.path.dirname(probe)
+            if parent == probe:
+                break
+            probe = parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".shiftbench-probe-", dir=probe)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise ValueError(f"{flag} {p}: cannot write in {probe} ({e.strerror or e})") from None
+    return p

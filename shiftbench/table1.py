@@ -81,8 +81,10 @@ Check 1 always uses the theorem's steps.
 Outputs: a terminal table, ``OUT/table1.csv`` (one row per configuration;
 ``table1-tuned.csv`` with ``--stepsize tuned``) and ``OUT/table1.md``, with
 provenance, written atomically.  ``OUT`` is a fresh folder
-``./shiftbench-table1-<date>-<time>`` unless ``--out`` is given (``--out
-results`` refreshes the committed reference).  In the terminal table, the
+``./shiftbench-table1-<date>-<time>`` unless ``--out`` is given: a new or
+empty folder, checked before the grid runs (an existing file is an error, a
+non-empty folder needs ``--force``; ``--out results --force`` refreshes the
+committed reference).  In the terminal table, the
 ``chk1`` column is check 1 for that configuration (the bound at every
 recorded k, one-sided t at level 1e-3) and ``in box`` says whether N lies in
 [lo, hi] widened by 3 standard errors -- informational: check 2 judges the
@@ -108,7 +110,7 @@ from .harness import checks as CK
 from .harness.io import atomic_write_text
 from .harness.run import provenance, run
 from .methods import theory as T
-from .progress import Progress, fresh_folder
+from .progress import Progress, check_out_folder, fresh_folder
 
 D = 10                  # dimension of every quadratic
 EPS = 1e-8              # target for ||x^k - x*||^2 / ||x^0 - x*||^2
@@ -866,8 +868,11 @@ def parse_args(argv):
     ap.add_argument("--runs", type=int, default=None,
                     help="Monte-Carlo runs per configuration (default 16; 8 with --quick)")
     ap.add_argument("--out", default=None,
-                    help="output folder (default: a fresh ./shiftbench-table1-<date>-<time>; "
-                         "--out results refreshes the committed reference)")
+                    help="output folder, new or empty (default: a fresh "
+                         "./shiftbench-table1-<date>-<time>; --out results --force refreshes "
+                         "the committed reference)")
+    ap.add_argument("--force", action="store_true",
+                    help="write into a non-empty --out folder (its table1 files are replaced)")
     ap.add_argument("--serial", action="store_true",
                     help="run seeds one after another (the default with --quick: it skips "
                          "compiling the parallel engine)")
@@ -892,6 +897,12 @@ def run_all(grid, seed, R, parallel, stepsize, progress=None):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     a = parse_args(argv)
+    if a.out is not None:
+        try:                              # before the grid runs, not after
+            check_out_folder(a.out, force=a.force)
+        except ValueError as e:
+            print(f"python -m shiftbench.table1: error: {e}", file=sys.stderr)
+            return 2
     R = a.runs or (8 if a.quick else 16)
     parallel = not (a.serial or a.quick)
     t0 = time.perf_counter()

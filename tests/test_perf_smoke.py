@@ -68,3 +68,153 @@ def test_register_plugin_entry():
     (row,) = rows
     assert row["kind"] == "method" and row["note"] == "toy"
     assert row["speedup_vs_numpy"] > 0
+
+
+# ---- usability: plugins, arguments, notes ----------------------------------
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+TOY_PLUGIN = '''
+from shiftbench.methods import model as MM, engine as E
+from shiftbench.methods.shift_methods import build_shift, Q, ALPHA
+
+def build_slow(m, P, opts):
+    opts.setdefault("alpha", MM.Relative(0.5))
+    return build_shift(m, P, opts)
+
+MM.register(MM.Method("diana-slow", "shift", E.DIANA, "DIANA with half the theory's alpha",
+                      "Shulgin & Richtarik (UAI 2022), Theorem 3 with alpha halved",
+                      (Q, ALPHA), build_slow), replace=True)
+'''
+
+
+def _drop(kernel_prefix):
+    perf.ENTRIES[:] = [e for e in perf.ENTRIES if not e.kernel.startswith(kernel_prefix)]
+
+
+def test_plugin_file_method_gets_a_row(tmp_path, capsys):
+    """README: a method registered by a --plugin FILE is timed by the perf report."""
+    from shiftbench.methods import model as MM
+    plug = tmp_path / "my_methods.py"
+    plug.write_text(TOY_PLUGIN)
+    try:
+        rc = perf.main(["--plugin", str(plug), "--kernels", "diana-slow/ridge", "--json",
+                        "--repeat", "1", "--min-time", "1e-4", "--no-reference"])
+        out = capsys.readouterr().out
+    finally:
+        MM.METHODS.pop("diana-slow", None)
+        _drop("diana-slow")
+    assert rc == 0
+    (row,) = json.loads(out)
+    assert row["kernel"] == "diana-slow/ridge" and "error" not in row
+    assert row["seconds"] > 0 and row["numpy_note"] == perf.NOTE_NO_REFERENCE
+
+
+def test_plugin_module_name_and_unknown_plugin(capsys):
+    perf.load_plugins(["shiftbench.perf_methods"])          # a module name still works
+    assert perf.main(["--plugin", "no_such_module_xyz", "--quick"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no_such_module_xyz" in err
+    assert "no such file or module" in err
+    assert perf.main(["--plugin", "missing_file.py", "--quick"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_numpy_loop_follows_the_engine_not_the_name():
+    """A user's method reusing DIANA's engine gets DIANA's NumPy loop (not DCGD's)."""
+    from shiftbench.methods import model as MM
+    from shiftbench import perf_methods as PM
+    ns = {}
+    exec(TOY_PLUGIN, ns)
+    try:
+        ec = PM.engine_call("diana-slow", PM.ridge_problem(), "rand-k(q=0.1)", iters=3)
+        assert PM.numpy_loop(ec) is not None
+        import shiftbench.naive.methods as NM
+        seen = {}
+        orig = NM.dcgd_shift
+
+        def spy(P, mode, *a, **k):
+            seen["mode"] = mode
+            return orig(P, mode, *a, **k)
+        NM.dcgd_shift = spy
+        try:
+            PM.numpy_loop(ec)()
+        finally:
+            NM.dcgd_shift = orig
+        assert seen["mode"] == "diana"
+    finally:
+        MM.METHODS.pop("diana-slow", None)
+
+
+@pytest.mark.parametrize("bad", ["1e3,abc", "0", "1.5", ",", "inf"])
+def test_bad_d_is_one_argparse_line(bad, capsys):
+    with pytest.raises(SystemExit) as e:
+        perf.main(["--d", bad])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    last = err.strip()
+    assert last.startswith("python -m shiftbench.perf: error: argument --d:")
+    assert "allowed" in last
+
+
+def test_no_reference_note_and_summary(capsys):
+    rc = perf.main(["--kernels", "sign", "--d", "2000", "--repeat", "1", "--min-time", "1e-4",
+                    "--no-reference"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "sign" in out
+    assert "exceeds --budget" not in out
+
+
+def test_budget_summary_still_says_budget():
+    rows = [{"kernel": "k", "d": 10, "numpy_seconds": None,
+             "numpy_note": perf.NOTE_BUDGET + ": predicted 9 s per call > budget 1 s"},
+            {"kernel": "j", "d": 10, "numpy_seconds": None, "numpy_note": perf.NOTE_NO_REFERENCE}]
+    (line,) = perf._skip_summary(rows)
+    assert "1 (kernel, d) pairs" in line and "--budget" in line
+
+
+def test_user_compressor_without_reference_has_blank_numpy(capsys):
+    """A plugin compressor without reference=: timed, numpy blank with a note."""
+    from shiftbench.compressors import unregister_compressor
+    try:
+        rc = perf.main(["--plugin", str(ROOT / "examples" / "half_sign.py"), "--kernels",
+                        "half-sign", "--d", "1000", "--repeat", "1", "--min-time", "1e-4"])
+        out = capsys.readouterr().out
+        rows = perf.run([1000], ["half-sign"], repeat=1, min_time=1e-4)
+    finally:
+        unregister_compressor("half-sign")
+        _drop("half-sign")
+    assert rc == 0
+    (row,) = rows
+    assert "error" not in row and row["seconds"] > 0
+    assert row["numpy_seconds"] is None and row["numpy_note"].startswith("no NumPy reference")
+    line = [ln for ln in out.splitlines() if ln.startswith("half-sign")][0]
+    assert "Error" not in line and " - " in line
+    assert "no NumPy reference was registered" in out
+
+
+def test_monte_carlo_line_cannot_contradict_itself():
+    import re
+    import time
+    from shiftbench import perf_methods as PM
+
+    class Fake:
+        iters = 10
+        t = iter([0.010, 0.030, 0.012, 0.020, 0.050, 0.025])   # par, seq per round
+
+        def many(self, seeds):
+            time.sleep(next(self.t))
+
+        def one(self, s):
+            if s == 0:
+                time.sleep(next(self.t))
+
+    info = PM.mc_throughput(Fake(), range(4), rounds=3)
+    assert info["parallel_speedup"] == pytest.approx(info["mc_runs_per_s"] /
+                                                     info["seq_runs_per_s"])
+    text = perf._mc_text(dict(info))
+    par, seq, x = map(float, re.search(r"parallel (\d+) runs/s.*sequential (\d+) runs/s.*"
+                                       r"x([\d.]+)", text).groups())
+    assert ("median times of 3 rounds" in text)
+    assert x == pytest.approx(info["mc_runs_per_s"] / info["seq_runs_per_s"], abs=0.006)
+    assert (x > 1) == (par > seq) or par == seq

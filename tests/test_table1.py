@@ -320,3 +320,38 @@ def test_table1_quick_passes(tmp_path, capsys):
     assert {"shiftbench", "git", "seed", "date", "machine", "check"} <= keys
     md = (tmp_path / "table1.md").read_text()
     assert "**Overall: PASS**" in md and "Provenance" in md
+
+
+def test_progress_eta_ignores_the_start_and_close_is_truthful(monkeypatch):
+    """No time left before the second update; the rate is from the first
+    update on (compilation excluded); close prints the real count and done."""
+    import io
+    from shiftbench import progress as PG
+    clock = {"t": 0.0}
+    monkeypatch.setattr(PG.time, "perf_counter", lambda: clock["t"])
+    buf = io.StringIO()
+    p = PG.Progress(100, "run", stream=buf, interval=0.0)
+    clock["t"] = 60.0                       # the first unit took 60 s (compilation)
+    p.update(1)
+    assert "left" not in buf.getvalue().splitlines()[-1]
+    clock["t"] = 61.0                       # then 10 units per second
+    p.update(10)
+    last = buf.getvalue().splitlines()[-1]
+    assert "~9s left" in last, last         # 89 units at 10/s, not 61 s * 89/11 = 8m14s
+    clock["t"] = 62.0
+    p.update(32)                            # converged early: 43 of 100
+    p.close()
+    last = buf.getvalue().splitlines()[-1]
+    assert last.startswith("run: 43 done") and "left" not in last and "%" not in last
+    assert "100" in last                    # names the planned total
+    # a complete run ends at 100%
+    buf = io.StringIO()
+    with PG.Progress(3, "t", stream=buf, interval=0.0) as p:
+        p.update(3)
+    assert buf.getvalue().splitlines()[-1].startswith("t: 3/3 (100%)")
+    # on a terminal the bar's last state is replaced by the final line
+    buf = io.StringIO()
+    with PG.Progress(4, "tt", stream=buf, tty=True) as p:
+        p.update(1)
+    final = buf.getvalue().rsplit("\r", 1)[-1]
+    assert final.startswith("tt: 1 done") and "left" not in final and "[" not in final

@@ -43,8 +43,12 @@ convention, measured, verdict``:
 
 A claim that fails is a finding, not an error: the exit status is 0 when the
 run completed (2 for bad arguments).  By default the output goes to a fresh
-folder ``./shiftbench-figures-<date>-<time>``; ``--out DIR`` writes there
-(``--out results/figures`` refreshes the committed reference run).
+folder ``./shiftbench-figures-<date>-<time>``; ``--out DIR`` writes there:
+a new or empty folder, checked before any run (an existing file is an error,
+a non-empty folder needs ``--force``; ``--out results/figures --force``
+refreshes the committed reference run).  When no LIBSVM file is found the
+3PC figure runs on synthetic data and one line on stderr says so and how to
+point at real data (``SHIFTBENCH_DATA`` or ``--data``).
 ``--quick`` runs fewer seeds, a coarser step grid and parameter grids, and
 one data set (under 3 minutes on 2 cores, compilation included); the full
 run takes 10-13 minutes.  Requires matplotlib (the ``plot`` extra).
@@ -233,13 +237,20 @@ def main(argv=None):
                     help="comma list of LIBSVM files for the 3PC figures (default: a9a, "
                          "mushrooms, phishing from the shared data folder, else synthetic)")
     ap.add_argument("--out", default=None,
-                    help="output folder (default: a fresh ./shiftbench-figures-<date>-<time>)")
+                    help="output folder, new or empty (default: a fresh "
+                         "./shiftbench-figures-<date>-<time>)")
+    ap.add_argument("--force", action="store_true",
+                    help="write into a non-empty --out folder (files of the same names are "
+                         "replaced, other files are left)")
     ap.add_argument("--list", action="store_true", help="list the figures and exit")
     a = ap.parse_args(argv)
     prog = "python -m shiftbench.figures"
     if a.runs is not None and a.runs < 2:
         ap.error(f"--runs must be >= 2, got {a.runs}")
     try:
+        if a.out is not None and not a.list:
+            from ..progress import check_out_folder
+            check_out_folder(a.out, force=a.force)
         data = [p.strip() for p in a.data.split(",") if p.strip()] if a.data else None
         if data:
             for p in data:
@@ -251,6 +262,9 @@ def main(argv=None):
     except ValueError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
+    note = data_note(figs)
+    if note:
+        print(f"{prog}: {note}", file=sys.stderr)
     if a.list:
         for f in figs:
             print(f"{f.name:16s} {f.title}")
@@ -263,6 +277,20 @@ def main(argv=None):
     print(f"{len(df)} claim rows ({', '.join(f'{v}: {counts.get(v, 0)}' for v in C.VERDICTS)})"
           f" in {time.perf_counter() - t0:.0f} s; wrote {out}/claims.md and claims.csv")
     return 0
+
+
+def data_note(figs):
+    """One line naming the data of the 3PC figures when no LIBSVM file was
+    found and the synthetic set stands in (None otherwise)."""
+    from . import tpc
+    if not any(getattr(f, "tag", None) == "synthetic" for f in figs):
+        return None
+    from ..problems.libsvm import data_dirs
+    where = ", ".join(str(d) for d in data_dirs())
+    return (f"no LIBSVM data found (a9a, mushrooms, phishing; looked in {where}): the 3PC "
+            f"figure uses synthetic data, 3pc-synthetic = {tpc.SYNTHETIC}; for real data set "
+            f"SHIFTBENCH_DATA=FOLDER (holding a9a, mushrooms, phishing as .txt/.libsvm/.svm "
+            f"or no extension) or pass --data FILE[,FILE]")
 
 
 def _fresh():

@@ -4,6 +4,10 @@
 >>> C = sb.compressor("rand-k(q=0.1)")
 >>> y, bits = C.compress(x, seed=0)            # doctest: +SKIP
 """
+from . import _cache
+
+_cache.configure()      # before numba is imported: a cache keyed on the package's source
+
 from ._version import __version__  # noqa: E402,F401
 
 from .compressors import (compressor, Compressor, Bits, list_compressors,  # noqa: E402

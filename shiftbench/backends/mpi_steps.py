@@ -188,8 +188,8 @@ def tpc_mech(mech, inner, h, y, x, c1, c2, w, zeta, p, coin, vb, rng, regs, iwor
     """A 3PC message h_w <- C_{h,y}(x) (worker: SEND; master: RECV)."""
     io_reset(io, nsub)
     io.cur[CU_CODEC] = 0
-    a, b = T.mech_apply(mech, inner, h, y, x, h, c1, c2, w, zeta, p, coin, vb, rng, regs,
-                        iwork, mark, bvec, t1, t2, io, p1, p2)
+    a, b = T.mech_apply_io(mech, inner, h, y, x, h, c1, c2, w, zeta, p, coin, vb, rng,
+                           regs, iwork, mark, bvec, t1, t2, io, p1, p2)
     io_finish(io)
     return a, b
 

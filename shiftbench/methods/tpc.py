@@ -120,7 +120,27 @@ def _sqdist(a, b):
 
 @njit(cache=True)
 def mech_apply(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
-               vb, rng, regs, iwork, mark, bvec, t1, t2, io, p1, p2):
+               vb, rng, regs, iwork, mark, bvec, t1, t2):
+    """One three point compressor ``out = C_{h,y}(x)`` in the one-process
+    loop (:func:`run_one`): :func:`_mech` with no wire.  (A separate entry
+    point: passing ``None`` for ``io`` through a compiled call made LAG and
+    MARINA 1.6x slower per iteration; inlined, the ``None`` costs nothing.)"""
+    return _mech(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
+                 vb, rng, regs, iwork, mark, bvec, t1, t2)
+
+
+@njit(cache=True)
+def mech_apply_io(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
+                  vb, rng, regs, iwork, mark, bvec, t1, t2, io, p1, p2):
+    """:func:`_mech` with its messages through ``io`` (the ``wire`` loop and
+    the MPI backend)."""
+    return _mech(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
+                 vb, rng, regs, iwork, mark, bvec, t1, t2, io, p1, p2)
+
+
+@njit(cache=True, inline="always")
+def _mech(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
+          vb, rng, regs, iwork, mark, bvec, t1, t2, io=None, p1=None, p2=None):
     """One three point compressor: ``out = C_{h,y}(x)``.
 
     Parameters
@@ -452,7 +472,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
                 a, bb = mech_apply(mech, inner, H[i], G2[cur, i], G2[nxt, i], H[i],
                                    c1, c2, i,
                                    zeta, p, coin, vb, rng[i], regs, iwork, mark,
-                                   bvec, t1, t2, None, None, None)
+                                   bvec, t1, t2)
                 bits[i] += a
                 vbits[i] += bb
             mean_rows(H, gbar)
@@ -598,10 +618,10 @@ def run_loop(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag, io):
         if is_tpc:
             coin = _rng.uniform(rng[n]) if mech == MARINA else 0.0
             for i in range(n):
-                a, bb = mech_apply(mech, inner, H[i], G2[cur, i], G2[nxt, i], H[i],
-                                   c1, c2, i,
-                                   zeta, p, coin, vb, rng[i], regs, iwork, mark,
-                                   bvec, t1, t2, io, p1, p2)
+                a, bb = mech_apply_io(mech, inner, H[i], G2[cur, i], G2[nxt, i], H[i],
+                                      c1, c2, i,
+                                      zeta, p, coin, vb, rng[i], regs, iwork, mark,
+                                      bvec, t1, t2, io, p1, p2)
                 bits[i] += a
                 vbits[i] += bb
             mean_rows(H, gbar)
@@ -645,14 +665,11 @@ def tpc_errors(mech, inner, H, Y, X, c1, c2, zeta, p,
     mark = np.zeros(d, dtype=np.uint8)
     rng = np.zeros(2, dtype=np.uint64)
     rc = np.zeros(2, dtype=np.uint64)
-    io = None
-    pe = WirePlan(np.zeros((1, 8), dtype=np.int64), np.zeros(2, dtype=np.int64))
     for j in range(X.shape[0]):
         for t in range(trials):
             _rng.seed_state(rng, seed, np.uint64(t))
             _rng.seed_state(rc, seed, np.uint64(trials + t))
             coin = _rng.uniform(rc)
             mech_apply(mech, inner, H[j], Y[j], X[j], out, c1, c2, 0,
-                       zeta, p, coin, value_bits, rng, regs, iwork, mark, bvec, t1, t2,
-                       io, pe, pe)
+                       zeta, p, coin, value_bits, rng, regs, iwork, mark, bvec, t1, t2)
             err[j, t] = _sqdist(out, X[j])

@@ -293,7 +293,7 @@ def p_randk(x, out, p, rng, iwork, mark, sf, si, su, hist):
         # the CPU's streaming rule: candidates in parallel, the correction
         # to exactly K on thread 0 (the same draws), marks cleared in parallel
         key = draw_key(rng, su)
-        thr = (int64(k) * 65536 + d // 2) // d
+        thr = (int64(k) * S.STREAM_LEVELS + d // 2) // d
         c = 0
         for i in range(t, d, nt):
             sel = stream_bit(key, i, thr)

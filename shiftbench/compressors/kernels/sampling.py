@@ -17,6 +17,7 @@ from .reductions import LANES, lane_tree
 RANDK_STREAM_RATIO = 12
 RANDK_STREAM_RATIO_LARGE = 40
 RANDK_STREAM_LARGE_D = 1 << 22
+STREAM_LEVELS = 1 << 16      # resolution of the streaming rule's 16-bit draws
 """Rand-K streams (O(d), :func:`randk_streams`) when ``K * ratio >= d``,
 ratio = RANDK_STREAM_RATIO (12) below d = 2**22 and RANDK_STREAM_RATIO_LARGE
 (40) from there; below, Floyd's algorithm (O(K)) is faster.  Measured
@@ -35,9 +36,9 @@ def randk_streams(k, d):
 
 @njit(cache=True, inline="always")
 def stream_threshold(k, d):
-    """The 16-bit acceptance threshold ``round(65536 K / d)`` of the streaming
+    """The 16-bit acceptance threshold ``round(STREAM_LEVELS K / d)`` of the streaming
     rule (entry i is a candidate when its 16-bit draw is below it)."""
-    return (np.int64(k) * 65536 + d // 2) // d
+    return (np.int64(k) * STREAM_LEVELS + d // 2) // d
 
 
 @njit(cache=True, inline="always")
@@ -180,7 +181,7 @@ def randk(x, out, k, scale, rng, mark, iwork):
     Small K: Floyd's algorithm (:func:`floyd_sample`).  Large K
     (:func:`randk_streams`), one streaming pass: draw ``key = next_u64``;
     entry i is a candidate when its 16-bit counter-based draw is below
-    ``round(65536 K / d)`` (:func:`stream_bit`), which writes out; then the
+    ``round(STREAM_LEVELS K / d)`` (:func:`stream_bit`), which writes out; then the
     candidate count is corrected to exactly K by ``bounded(d)`` draws
     (:func:`_stream_fix`).  The candidates are exchangeable and the
     correction removes (adds) a uniform subset of them (of the others), so

@@ -224,7 +224,7 @@ def check_out_folder(path, force=False, flag="--out"):
         existing file (or other non-folder); a non-empty folder without
         ``force``; a folder that cannot be created or written.
     """
-    import tempfile
+    from .harness.io import check_can_create, nearest_folder
     p = os.fspath(path)
     if not p.strip():
         raise ValueError(f"{flag} is empty; give a folder (new or empty), or leave {flag} "
@@ -250,18 +250,6 @@ def check_out_folder(path, force=False, flag="--out"):
                              f"or empty folder, or add --force to write into it")
         probe = full
     else:
-        probe = os.path.dirname(full)
-        while not os.path.isdir(probe):
-            if os.path.lexists(probe):
-                raise ValueError(f"{flag} {p}: {probe} is a file, not a folder")
-            parent = os.path.dirname(probe)
-            if parent == probe:
-                break
-            probe = parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".shiftbench-probe-", dir=probe)
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as e:
-        raise ValueError(f"{flag} {p}: cannot write in {probe} ({e.strerror or e})") from None
+        probe = nearest_folder(os.path.dirname(full), f"{flag} {p}")
+    check_can_create(probe, f"{flag} {p}")
     return p

@@ -124,21 +124,33 @@ def check_writable(path, overwrite=False):
             raise ValueError(f"{shown}: file exists; refusing to overwrite it")
         if not os.access(target, os.W_OK):
             raise ValueError(f"{shown}: file exists and is not writable (permission denied)")
-    probe = os.path.dirname(target)
+    check_can_create(nearest_folder(os.path.dirname(target), shown), shown)
+    return target
+
+
+def nearest_folder(path, shown):
+    """The nearest existing folder at or above ``path`` (where missing folders
+    would be created); a one-line ``ValueError`` if a file is in the way."""
+    probe = path
     while not os.path.isdir(probe):
         if os.path.lexists(probe):
-            raise ValueError(f"{shown}: {probe} is not a directory")
+            raise ValueError(f"{shown}: {probe} is a file, not a folder")
         parent = os.path.dirname(probe)
         if parent == probe:
             break
         probe = parent
+    return probe
+
+
+def check_can_create(folder, shown):
+    """A one-line ``ValueError`` unless a file can be created in ``folder``
+    (a probe file is made and removed at once)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".shiftbench-probe-", dir=probe)
+        fd, tmp = tempfile.mkstemp(prefix=".shiftbench-probe-", dir=folder)
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
-        raise ValueError(f"{shown}: cannot write in {probe} ({_err(e)})") from None
-    return target
+        raise ValueError(f"{shown}: cannot write in {folder} ({_err(e)})") from None
 
 
 def atomic_write_text(path, text, overwrite=True):

@@ -57,13 +57,7 @@ def metrics(F, Gm, x, x_star, has_star):
     for k in range(d):
         t = gfull[k] / n
         gn += t * t
-    dist = 0.0
-    if has_star:
-        for k in range(d):
-            e = x[k] - x_star[k]
-            dist += e * e
-    else:
-        dist = math.nan
+    dist = E._sqdist(x, x_star) if has_star else math.nan
     return fsum / n, gn, dist
 
 
@@ -81,13 +75,7 @@ def tpc_metrics(F, Gm, x, x_star, has_star):
             t += Gm[i, k]
         t /= n
         gn += t * t
-    dist = 0.0
-    if has_star:
-        for k in range(d):
-            e = x[k] - x_star[k]
-            dist += e * e
-    else:
-        dist = math.nan
+    dist = E._sqdist(x, x_star) if has_star else math.nan
     return fsum / n, gn, dist
 
 

@@ -94,6 +94,17 @@ def bsum_f(v, sf):
 
 
 @dev
+def fold_lanes(sf):
+    """Sum of the LANES partial sums in sf into sf[0], pairwise in the CPU's
+    lane order (one thread)."""
+    w = LANES // 2
+    while w >= 1:
+        for j in range(w):
+            sf[j] = sf[2 * j] + sf[2 * j + 1]
+        w //= 2
+
+
+@dev
 def bmax_f(v, sf):
     """Max of a float over the block (order-free: exact)."""
     t = cuda.threadIdx.x
@@ -188,11 +199,7 @@ def lanes(x, op, sf, si):
                 m = sf[j] if sf[j] > m else m
             sf[0] = m
         else:
-            w = LANES // 2
-            while w >= 1:
-                for j in range(w):
-                    sf[j] = sf[2 * j] + sf[2 * j + 1]
-                w //= 2
+            fold_lanes(sf)
     cuda.syncthreads()
     r = sf[0]
     cuda.syncthreads()
@@ -220,11 +227,7 @@ def lanes_pow(x, pn, sf, si):
         sf[j] = a
     cuda.syncthreads()
     if t == 0:
-        w = LANES // 2
-        while w >= 1:
-            for j in range(w):
-                sf[j] = sf[2 * j] + sf[2 * j + 1]
-            w //= 2
+        fold_lanes(sf)
     cuda.syncthreads()
     r = sf[0]
     cuda.syncthreads()

@@ -35,7 +35,8 @@ from ..compressors.kernels import intrinsics as I
 from ..compressors.kernels import quantisers as Q
 from ..compressors.kernels import sampling as S
 from ._target import cuda, dev
-from .block import (RADIX, bsum_i, bcast_f, bcast_i, lanes, pnorm_nnz, max_abs_nnz,
+from .block import (RADIX, fold_lanes, bsum_i, bcast_f, bcast_i, lanes, pnorm_nnz,
+                    max_abs_nnz,
                     draw_key, draw_uniform, ldexp, mul_rn, SUM_ABS, MAX_ABS, LANES)
 from .rng import ctr_u64, ctr_uniform, bounded, uniform
 
@@ -370,11 +371,7 @@ def adaptive_rest(x, lam, sf, si):
         sf[j] = a
     cuda.syncthreads()
     if t == 0:
-        w = LANES // 2
-        while w >= 1:
-            for j in range(w):
-                sf[j] = sf[2 * j] + sf[2 * j + 1]
-            w //= 2
+        fold_lanes(sf)
     cuda.syncthreads()
     r = sf[0]
     cuda.syncthreads()

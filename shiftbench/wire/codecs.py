@@ -56,7 +56,7 @@ from numba import njit, types
 
 from .. import _rng
 from ..compressors.kernels.intrinsics import ceil_log2, resolve_k, f2u, u2f
-from ..compressors.kernels.program import (_caller, C_KIND, C_SRC, C_DST, C_SRC2, C_POFF,
+from ..compressors.kernels.program import (_caller, _reg, C_KIND, C_SRC, C_DST, C_SRC2, C_POFF,
                                            C_PLEN, C_SLOT, OP_PRIM, OP_UPRIM, OP_SUB, OP_ADD,
                                            OP_SCALE, OP_COPY, call_kernel, call_user_kernel)
 from ..compressors.kernels.intrinsics import borrow
@@ -675,15 +675,6 @@ def replay_prim(replay, kind, params, d, rng, mark, ridx):
 
 # ----------------------------------------------------------------------------
 # programs
-
-@njit(cache=True, inline="always")
-def _reg(r, x, out, regs):
-    if r == -1:
-        return x
-    if r == -2:
-        return out
-    return regs[r]
-
 
 @njit(cache=True)
 def message_layout(prog, rows, w, d, wide):

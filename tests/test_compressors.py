@@ -175,6 +175,31 @@ def test_topk_large_vs_argsort(d):
             assert np.array_equal(y, topk_reference(x, k)), (name, k)
 
 
+@pytest.mark.parametrize("d", [80, 1000, 5000])
+def test_topk_heap_and_radix_paths_agree_at_the_boundary(d):
+    """K <= TOPK_HEAP_MAX selects with a min-heap, larger K by radix select:
+    both give the reference's selection (ties to the lowest index), dense
+    and sparse, on the heap's worst case (ascending |x|), its best
+    (descending) and on massive ties."""
+    from shiftbench.compressors.kernels.selection import TOPK_HEAP_MAX
+    rs = np.random.default_rng(d)
+    g = rs.standard_normal(d)
+    cases = {"ascending": np.sort(np.abs(g)) * np.sign(g), "descending": -np.sort(-np.abs(g)),
+             "ties": rs.integers(-3, 4, size=d).astype(float), "gauss": g}
+    for name, x in cases.items():
+        for k in (1, 2, TOPK_HEAP_MAX - 1, TOPK_HEAP_MAX, TOPK_HEAP_MAX + 1):
+            ref = topk_reference(x, k)
+            c = compressor(f"top-k(k={k})")
+            y, _ = c.compress(x)
+            assert np.array_equal(y, ref), (name, k)
+            assert np.array_equal(np.signbit(y), np.signbit(ref)), (name, k)
+            idx, vals, _ = c.compress_sparse(x)
+            assert idx.size == k and np.all(np.diff(idx) > 0), (name, k)
+            dense = np.zeros(d)
+            dense[idx] = vals
+            assert np.array_equal(dense, ref), (name, k)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, 3.25, -3.25, 1e-310]),
                 min_size=1, max_size=40),

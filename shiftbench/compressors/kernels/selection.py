@@ -8,6 +8,11 @@ radix select on those few candidates gives the exact threshold, and the
 kept candidates are written back.  If the sample's bracket misses (only
 possible for adversarial orderings), an exact radix select over all of x
 redoes the work: the result never depends on the sample, only the time.
+Small K (<= ``TOPK_HEAP_MAX``, the usual K = d/10 on the papers' d ~ 100
+problems and every K <= 64): one pass keeps the K largest keys in a min-heap
+(a compare per entry, a sift only when an entry beats the heap's minimum),
+which at d = 80 is several times faster than clearing and scanning radix
+histograms.
 """
 import math
 
@@ -21,6 +26,7 @@ TOPK_SAMPLE = 16384           # sample size for the bracket (at most d/8)
 TOPK_SAMPLE_MIN_D = 4096      # below this, radix select over all of x
 TOPK_BLOCK = 32               # block of the fused pass (vectorised; 16 is not)
 CAND0 = IWORK_EXTRA          # candidates live in iwork[IWORK_EXTRA:]
+TOPK_HEAP_MAX = 64           # K up to this: min-heap threshold (O(d + K log K log(d/K)))
 
 
 @njit(cache=True)
@@ -89,16 +95,60 @@ def _radix_select(x, src, n, need, hist, dst):
     return thr, need - above
 
 
+@njit(cache=True, inline="always")
+def _sift_down(hp, j, k):
+    """Restore the min-heap ``hp[:k]`` below position j."""
+    v = hp[j]
+    while True:
+        c = 2 * j + 1
+        if c >= k:
+            break
+        if c + 1 < k and hp[c + 1] < hp[c]:
+            c += 1
+        if hp[c] >= v:
+            break
+        hp[j] = hp[c]
+        j = c
+    hp[j] = v
+
+
+@njit(cache=True)
+def _heap_threshold(x, k, hp):
+    """Key of the k-th largest |x| (1 <= k < d) with a min-heap of the k
+    largest keys seen so far in ``hp[:k]`` (keys as int64: the sign bit is
+    cleared, so the order is that of the uint64 keys).  Worst case (an
+    ascending x) O(d log k); a random order sifts ~k ln(d/k) times."""
+    for j in range(k):
+        hp[j] = np.int64(absbits(x[j]))
+    for j in range(k // 2 - 1, -1, -1):
+        _sift_down(hp, j, k)
+    root = hp[0]
+    for i in range(k, x.size):
+        a = np.int64(absbits(x[i]))
+        if a > root:
+            hp[0] = a
+            _sift_down(hp, 0, k)
+            root = hp[0]
+    return np.uint64(root)
+
+
 @njit(cache=True)
 def topk_threshold(x, k, iwork):
     """Key (|x| bit pattern) of the k-th largest |x_i| and how many entries
     with exactly that key must be taken (lowest indices first).
 
-    Exact radix select (11-bit digits) over all of x; O(d) time.  Uses
-    ``iwork[:RADIX]`` for the histogram and ``iwork[CAND0:CAND0+d]`` for
-    candidate indices.
+    k <= ``TOPK_HEAP_MAX``: a min-heap of the k largest keys in one pass,
+    then one counting pass.  Otherwise exact radix select (11-bit digits)
+    over all of x; O(d) time.  Uses ``iwork[:RADIX]`` for the histogram and
+    ``iwork[CAND0:CAND0+d]`` for candidate indices (the heap).
     """
     d = x.size
+    if 1 <= k <= TOPK_HEAP_MAX:
+        thr = _heap_threshold(x, k, iwork[CAND0:CAND0 + k])
+        above = 0
+        for i in range(d):
+            above += np.int64(absbits(x[i]) > thr)
+        return thr, k - above
     idx = iwork[CAND0:CAND0 + d]
     for i in range(d):
         idx[i] = i

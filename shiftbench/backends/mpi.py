@@ -331,10 +331,7 @@ class MPIBackend:
                     up_bytes[w] += nb
                 E.mean_rows(H, hbar)
                 tm["codec"] += time.perf_counter() - c0
-            if shift:
-                fval, gn, dist = S.metrics(F, Gm, x, x_star, has_star)
-            else:
-                fval, gn, dist = S.tpc_metrics(F, Gm, x, x_star, has_star)
+            fval, gn, dist = S.metrics(F, Gm, x, x_star, has_star)
             if g0 < 0.0:
                 g0 = gn if gn > 0.0 else 1.0
             bmean, bmax, vmean = E.bits_stats(bits, vbits)

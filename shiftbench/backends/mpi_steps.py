@@ -45,36 +45,14 @@ def encode_x(x, buf, pos, vb):
 @njit(cache=True)
 def metrics(F, Gm, x, x_star, has_star):
     """The simulator's (fval, ||grad f||^2, ||x - x*||^2) from the workers'
-    f_i (``F``) and grad f_i (rows of ``Gm``), summed in worker order."""
-    n, d = Gm.shape
-    fsum = 0.0
-    gfull = np.zeros(d)
-    for i in range(n):
-        fsum += F[i]
-        for k in range(d):
-            gfull[k] += Gm[i, k]
-    gn = 0.0
-    for k in range(d):
-        t = gfull[k] / n
-        gn += t * t
-    dist = E._sqdist(x, x_star) if has_star else math.nan
-    return fsum / n, gn, dist
-
-
-@njit(cache=True)
-def tpc_metrics(F, Gm, x, x_star, has_star):
-    """:func:`metrics` as the CGD/EF/3PC loop sums (by coordinate)."""
+    f_i (``F``) and grad f_i (rows of ``Gm``), summed in worker order, as
+    every method loop sums them (:func:`shiftbench.methods.engine.grad_sq`)."""
     n, d = Gm.shape
     fsum = 0.0
     for i in range(n):
         fsum += F[i]
-    gn = 0.0
-    for k in range(d):
-        t = 0.0
-        for i in range(n):
-            t += Gm[i, k]
-        t /= n
-        gn += t * t
+    gfull = np.empty(d)
+    gn = E.grad_sq(Gm, gfull)
     dist = E._sqdist(x, x_star) if has_star else math.nan
     return fsum / n, gn, dist
 

@@ -37,6 +37,8 @@ from numba import njit, prange
 from .. import _rng
 from .._clock import cycles
 from ..compressors.kernels import apply_program, IWORK_EXTRA
+from ..compressors.kernels.intrinsics import borrow, keep_alive
+from ..compressors.kernels.reductions import sq_dist, sq_mean
 from ..problems.base import local_grad
 from ..wire.io import is_wire, is_recv, msg_compress, msg_full, msg_more, round_vec  # noqa: F401
 from ..wire.plan import WirePlan
@@ -59,11 +61,8 @@ from .loopdata import (STOP_REL_ERR, STOP_GRAD, STOP_FGAP, CONVERGED, MAX_ITER, 
 
 @njit(cache=True)
 def _sqdist(a, b):
-    s = 0.0
-    for k in range(a.size):
-        t = a[k] - b[k]
-        s += t * t
-    return s
+    """||a - b||^2 (lane order, vectorised: :func:`~shiftbench.compressors.kernels.reductions.sq_dist`)."""
+    return sq_dist(a, b)
 
 
 @njit(cache=True, inline="always")
@@ -93,6 +92,20 @@ def stop_status(fval, gn, dist, has_star, dist0, g0, explode, stop_metric, eps, 
     if it == max_iter:
         return True, MAX_ITER
     return False, MAX_ITER
+
+
+@njit(cache=True, inline="always")
+def grad_sq(G, gsum):
+    """||(1/n) sum_i G[i]||^2, with ``gsum`` = sum_i G[i] (rows added in
+    worker order, so each coordinate's sum is that of a loop over i; the
+    squares summed in lane order)."""
+    n, d = G.shape
+    for k in range(d):
+        gsum[k] = 0.0
+    for i in range(n):
+        for k in range(d):
+            gsum[k] += G[i, k]
+    return sq_mean(gsum, n)
 
 
 @njit(cache=True, inline="always")
@@ -279,7 +292,17 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
     one; row k describes x^k and the bits spent to reach it (and, if ``xrec``
     has rows, row k of ``xrec`` receives x^k).  The loop stops
     with status ``interrupted`` as soon as ``flag[0]`` is non-zero (Ctrl-C).
+    Every array the loop touches is borrowed (no reference counting per
+    call: :func:`~shiftbench.compressors.kernels.intrinsics.borrow`); the
+    run's own arrays stay alive in ``own`` until :func:`keep_alive`.
     """
+    pd = borrow(pd)
+    cfg = borrow(cfg)
+    q = borrow(q)
+    cprog = borrow(cprog)
+    trace = borrow(trace)
+    xrec = borrow(xrec)
+    flag = borrow(flag)
     kind, A, b, off, scale, lam = pd.kind, pd.A, pd.b, pd.off, pd.scale, pd.lam
     x0, x_star, gstar, f_star, has_star = pd.x0, pd.x_star, pd.gstar, pd.f_star, pd.has_star
     mode, h0, has_c, gamma, alpha, eta = cfg.mode, cfg.h0, cfg.has_c, cfg.gamma, cfg.alpha, cfg.eta
@@ -304,6 +327,8 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
     rng = np.zeros((n, 2), dtype=np.uint64)
     bits = np.zeros(n)
     vbits = np.zeros(n)
+    own = (x, G, H, hbar, acc, v, m, c, gfull, regs, iwork, mark, rng, bits, vbits)
+    x, G, H, hbar, acc, v, m, c, gfull, regs, iwork, mark, rng, bits, vbits = borrow(own)
     for i in range(n):
         _rng.seed_state(rng[i], seed, np.uint64(i))
     vb = float(value_bits)
@@ -337,10 +362,7 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
             fsum += local_grad(kind, A, b, off, scale, lam, i, x, G[i])
             for k in range(d):
                 gfull[k] += G[i, k]
-        gn = 0.0
-        for k in range(d):
-            t = gfull[k] / n
-            gn += t * t
+        gn = sq_mean(gfull, n)
         fval = fsum / n
         dist = _sqdist(x, x_star) if has_star else math.nan
         if g0 < 0.0:
@@ -433,6 +455,7 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
             x[k] -= gamma * (hbar[k] + acc[k] / n)
         if mode == DIANA or mode == STAR or mode == RAND:
             mean_rows(H, hbar)
+    keep_alive(own)
     return status, it, row
 
 

@@ -81,7 +81,9 @@ from ..compressors.kernels import apply_program, IWORK_EXTRA
 from ..problems.base import local_grad
 from ..wire.io import is_wire, msg_compress, msg_full, msg_flag, round_vec
 from ..wire.plan import WirePlan
-from .engine import (stop_status, bits_stats, write_row, mean_rows, COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
+from ..compressors.kernels.intrinsics import borrow, borrow_row, keep_alive
+from ..compressors.kernels.reductions import sq_dist, sq_dist2
+from .engine import (grad_sq, stop_status, bits_stats, write_row, mean_rows, COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
                      INTERRUPTED, STOP_REL_ERR, STOP_GRAD, STOP_FGAP, C_IT, C_DIST, C_REL, C_FGAP,
                      C_GRAD, C_BITS, C_BITSMAX, C_VBITS, C_DOWN, C_SHIFT, C_CYC, C_F)
 
@@ -111,14 +113,26 @@ INNER_CODES = {"ef21": INNER_EF21, "lag": INNER_LAG, "clag": INNER_CLAG}
 
 @njit(cache=True)
 def _sqdist(a, b):
-    s = 0.0
-    for k in range(a.size):
-        t = a[k] - b[k]
-        s += t * t
-    return s
+    """||a - b||^2 in lane order (:func:`shiftbench.methods.engine._sqdist`)."""
+    return sq_dist(a, b)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _lazy(x, h, y, zeta):
+    """LAG's trigger ||x - h||^2 > zeta ||x - y||^2 (one pass over x)."""
+    a, b = sq_dist2(x, h, y)
+    return a > zeta * b
+
+
+@njit(cache=True, inline="always")
+def _copy_to(out, h):
+    """out = h (nothing to do when ``out`` is ``h``, as in the loops)."""
+    if out.ctypes.data != h.ctypes.data:
+        for k in range(h.size):
+            out[k] = h[k]
+
+
+@njit(cache=True, inline="always")
 def mech_apply(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
                vb, rng, regs, iwork, mark, bvec, t1, t2):
     """One three point compressor ``out = C_{h,y}(x)`` in the one-process
@@ -199,7 +213,7 @@ def _mech(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
             out[k] = h[k] + t2[k]
         return a, b
     if mech == LAG or mech == CLAG:
-        if msg_flag(io, _sqdist(x, h) > zeta * _sqdist(x, y)):
+        if msg_flag(io, _lazy(x, h, y, zeta)):
             if mech == LAG:
                 msg_full(io, x, out, vb)
                 return 1 + full, full
@@ -209,8 +223,7 @@ def _mech(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
             for k in range(d):
                 out[k] = h[k] + t2[k]
             return 1 + a, b
-        for k in range(d):
-            out[k] = h[k]
+        _copy_to(out, h)
         return 1, 0
     if mech == V1:
         for k in range(d):
@@ -255,7 +268,7 @@ def _mech(mech, inner, h, y, x, out, c1, c2, w, zeta, p, coin,
             bvec[k] = h[k] + t2[k]
     else:   # V3 with a LAG / CLAG inner
         bf += 1
-        if msg_flag(io, _sqdist(x, h) > zeta * _sqdist(x, y)):
+        if msg_flag(io, _lazy(x, h, y, zeta)):
             if inner == INNER_LAG:
                 msg_full(io, x, bvec, vb)
                 bf += full
@@ -317,7 +330,7 @@ def _grads(kind, A, b, off, scale, lam, x, G):
     n = off.size - 1
     f = 0.0
     for i in range(n):
-        f += local_grad(kind, A, b, off, scale, lam, i, x, G[i])
+        f += local_grad(kind, A, b, off, scale, lam, i, x, borrow_row(G, i))
     return f
 
 
@@ -335,6 +348,16 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
     the structured arguments of :mod:`shiftbench.methods.loopdata`; the loop
     stops with status ``interrupted`` once ``flag[0]`` is non-zero.
     """
+    # every array the loop touches is borrowed (no reference counting per
+    # call, :func:`~shiftbench.compressors.kernels.intrinsics.borrow`):
+    # the arguments live in the caller, the run's own arrays in ``own``
+    # until :func:`keep_alive` at the end
+    pd = borrow(pd)
+    c1 = borrow(c1)
+    c2 = borrow(c2)
+    trace = borrow(trace)
+    xrec = borrow(xrec)
+    flag = borrow(flag)
     kind, A, b, off, scale, lam = pd.kind, pd.A, pd.b, pd.off, pd.scale, pd.lam
     x0, x_star, f_star, has_star = pd.x0, pd.x_star, pd.f_star, pd.has_star
     mech, inner, gamma, zeta, p = cfg.mech, cfg.inner, cfg.gamma, cfg.zeta, cfg.p
@@ -348,6 +371,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
     G2 = np.empty((2, n, d))
     H = np.zeros((n, d))        # g_i (3PC) or e_i (EF)
     gbar = np.zeros(d)
+    gsum = np.empty(d)
     acc = np.empty(d)
     v = np.empty(d)
     m = np.empty(d)
@@ -360,6 +384,9 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
     rng = np.zeros((n + 1, 2), dtype=np.uint64)
     bits = np.zeros(n)
     vbits = np.zeros(n)
+    own = (x, G2, H, gbar, gsum, acc, v, m, bvec, t1, t2, regs, iwork, mark, rng, bits, vbits)
+    (x, G2, H, gbar, gsum, acc, v, m, bvec, t1, t2, regs, iwork, mark, rng, bits,
+     vbits) = borrow(own)
     for i in range(n + 1):
         _rng.seed_state(rng[i], seed, np.uint64(i))
     vb = int(value_bits)
@@ -385,21 +412,15 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
     c0 = cycles()
     it = 0
     for it in range(max_iter + 1):
-        Gy = G2[cur]
+        Gy = borrow_row(G2, cur)
         # ---- f and grad f at x^it for the trace
-        gn = 0.0
-        for k in range(d):
-            t = 0.0
-            for i in range(n):
-                t += Gy[i, k]
-            t /= n
-            gn += t * t
+        gn = grad_sq(Gy, gsum)
         fval = fsum / n
         dist = _sqdist(x, x_star) if has_star else math.nan
         if g0 < 0.0:
             g0 = gn if gn > 0.0 else 1.0
         # ---- stopping and the trace (shared with engine.run_one)
-        bmean, bmax, vmean = bits_stats(bits[:nb], vbits[:nb])
+        bmean, bmax, vmean = bits_stats(borrow(bits)[:nb], borrow(vbits)[:nb])
         stop, status = stop_status(fval, gn, dist, has_star, dist0, g0, explode, stop_metric,
                                    eps, f_star, bmean, bits_budget, it, max_iter)
         if not stop and flag[0] != 0:
@@ -409,7 +430,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
             se = 0.0
             if is_tpc:
                 for i in range(n):
-                    se += _sqdist(H[i], Gy[i])
+                    se += _sqdist(borrow_row(H, i), borrow_row(Gy, i))
                 se /= n
             elif mech == EF:
                 for i in range(n):
@@ -432,7 +453,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
                 for i in range(n):
                     t += Gy[i, k]
                 v[k] = t / n
-            a, bb = apply_program(c1, 0, v, m, rng[0],
+            a, bb = apply_program(c1, 0, v, m, borrow_row(rng, 0),
                                   regs, iwork, mark)
             bits[0] += a
             vbits[0] += bb
@@ -448,7 +469,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
                 else:
                     for k in range(d):
                         v[k] = Gy[i, k]
-                a, bb = apply_program(c1, i, v, m, rng[i],
+                a, bb = apply_program(c1, i, v, m, borrow_row(rng, i),
                                       regs, iwork, mark)
                 bits[i] += a
                 vbits[i] += bb
@@ -465,18 +486,20 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
                 x[k] -= gamma * gbar[k]
         # ---- gradients at x^{it+1}
         nxt = 1 - cur
-        fsum = _grads(kind, A, b, off, scale, lam, x, G2[nxt])
+        fsum = _grads(kind, A, b, off, scale, lam, x, borrow_row(G2, nxt))
         if is_tpc:
-            coin = _rng.uniform(rng[n]) if mech == MARINA else 0.0
+            coin = _rng.uniform(borrow_row(rng, n)) if mech == MARINA else 0.0
             for i in range(n):
-                a, bb = mech_apply(mech, inner, H[i], G2[cur, i], G2[nxt, i], H[i],
-                                   c1, c2, i,
-                                   zeta, p, coin, vb, rng[i], regs, iwork, mark,
+                hi = borrow_row(H, i)
+                a, bb = mech_apply(mech, inner, hi, borrow_row(Gy, i),
+                                   borrow_row(borrow_row(G2, nxt), i), hi, c1, c2, i,
+                                   zeta, p, coin, vb, borrow_row(rng, i), regs, iwork, mark,
                                    bvec, t1, t2)
                 bits[i] += a
                 vbits[i] += bb
             mean_rows(H, gbar)
         cur = nxt
+    keep_alive(own)
     return status, it, row
 
 
@@ -508,6 +531,7 @@ def run_loop(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag, io):
     G2 = np.empty((2, n, d))
     H = np.zeros((n, d))        # g_i (3PC) or e_i (EF)
     gbar = np.zeros(d)
+    gsum = np.empty(d)
     acc = np.empty(d)
     v = np.empty(d)
     m = np.empty(d)
@@ -550,13 +574,7 @@ def run_loop(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag, io):
     for it in range(max_iter + 1):
         Gy = G2[cur]
         # ---- f and grad f at x^it for the trace
-        gn = 0.0
-        for k in range(d):
-            t = 0.0
-            for i in range(n):
-                t += Gy[i, k]
-            t /= n
-            gn += t * t
+        gn = grad_sq(Gy, gsum)
         fval = fsum / n
         dist = _sqdist(x, x_star) if has_star else math.nan
         if g0 < 0.0:

@@ -151,23 +151,81 @@ prefetch_r = _make_prefetch(False)
 prefetch_w = _make_prefetch(True)
 
 
-@intrinsic
-def borrow(typingctx, arr):
-    """A view of ``arr`` that holds no reference (its meminfo is NULL).
-
-    Reference-count updates on the view cost nothing (no atomic operation);
-    the program interpreter passes such views to the primitives it calls
-    through function pointers, where numba cannot prune the updates.  The
-    view must not outlive ``arr`` (never return or store it).
-    """
-    if not isinstance(arr, types.Array):
-        return None
-
-    def codegen(context, builder, sig, args):
-        src = context.make_array(arr)(context, builder, args[0])
-        dst = context.make_array(arr)(context, builder)
+def _borrow_value(context, builder, ty, val):
+    """``val`` (of type ``ty``) with every array's meminfo set to NULL
+    (members of tuples and named tuples too); other values unchanged."""
+    if isinstance(ty, types.Array):
+        src = context.make_array(ty)(context, builder, val)
+        dst = context.make_array(ty)(context, builder)
         context.populate_array(dst, data=src.data, shape=src.shape, strides=src.strides,
                                itemsize=src.itemsize, meminfo=None)
         return dst._getvalue()
+    if isinstance(ty, types.BaseTuple):
+        out = val
+        for j, mty in enumerate(ty):
+            m = builder.extract_value(val, j)
+            out = builder.insert_value(out, _borrow_value(context, builder, mty, m), j)
+        return out
+    return val
+
+
+@intrinsic
+def borrow(typingctx, arr):
+    """A view of ``arr`` that holds no reference (its meminfo is NULL); for
+    a tuple or named tuple (``ProblemData``, ``Programs``), the same tuple
+    with every array member borrowed.
+
+    Reference-count updates on the view cost nothing (no atomic operation);
+    the program interpreter passes such views to the primitives it calls
+    through function pointers, where numba cannot prune the updates, and
+    the method loops borrow their arrays once at entry (every call inside
+    the loop otherwise increments and decrements the count of each array
+    argument: 36 atomic operations per worker and iteration in the 3PC
+    loop).  The view must not outlive ``arr`` (never return or store it).
+    """
+    if not isinstance(arr, (types.Array, types.BaseTuple)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _borrow_value(context, builder, sig.args[0], args[0])
 
     return arr(arr), codegen
+
+
+@njit(cache=True)
+def keep_alive(own):
+    """A use of ``own`` (arrays whose borrowed views a loop used): numba
+    releases a variable after its last use, so a loop that works on
+    borrowed views calls this after the loop to keep their owners alive."""
+    return len(own)
+
+
+@intrinsic
+def borrow_row(typingctx, arr, i):
+    """``arr[i]`` (an array of one dimension less; 0 <= i < arr.shape[0],
+    unchecked) as a view that holds no reference, like :func:`borrow`.
+
+    The method loops take the workers' rows (``H[i]``, ``G[i]``, the
+    streams ``rng[i]``) with it: numba's ``H[i]`` increments and decrements
+    the parent's reference count, two atomic operations per row per
+    iteration, which cost a quarter of LAG's iteration at d = 80.  The view
+    must not outlive ``arr``.
+    """
+    if not isinstance(arr, types.Array) or arr.ndim < 2 or not isinstance(i, types.Integer):
+        return None
+    rty = arr.copy(ndim=arr.ndim - 1, layout="C" if arr.layout == "C" else "A")
+
+    def codegen(context, builder, sig, args):
+        aty = sig.args[0]
+        src = context.make_array(aty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], sig.args[1], types.intp)
+        shape = cgutils.unpack_tuple(builder, src.shape, aty.ndim)
+        strides = cgutils.unpack_tuple(builder, src.strides, aty.ndim)
+        data = cgutils.pointer_add(builder, src.data, builder.mul(idx, strides[0]))
+        dst = context.make_array(sig.return_type)(context, builder)
+        context.populate_array(dst, data=data, shape=cgutils.pack_array(builder, shape[1:]),
+                               strides=cgutils.pack_array(builder, strides[1:]),
+                               itemsize=src.itemsize, meminfo=None)
+        return dst._getvalue()
+
+    return rty(arr, i), codegen

@@ -82,6 +82,75 @@ def lanes(x, op, count):
     return lane_tree(acc), nz
 
 
+@njit(cache=True, inline="always")
+def sq_dist(a, b):
+    """||a - b||^2 in lane order (entry i in lane i % LANES, then
+    :func:`lane_tree`): vectorised, where a serial sum waits on one FMA
+    chain (4 cycles per entry).  The method loops' distances, LAG's
+    trigger and their trace columns use it."""
+    d = a.size
+    acc = stack_f64(LANES)
+    for j in range(LANES):
+        acc[j] = 0.0
+    nb = d // LANES
+    for bb in range(nb):
+        base = bb * LANES
+        for j in range(LANES):
+            t = a[base + j] - b[base + j]
+            acc[j] += t * t
+    for i in range(nb * LANES, d):
+        t = a[i] - b[i]
+        acc[i - nb * LANES] += t * t
+    return lane_tree(acc)
+
+
+@njit(cache=True, inline="always")
+def sq_dist2(x, a, b):
+    """(||x - a||^2, ||x - b||^2) in one pass, each exactly as
+    :func:`sq_dist` sums it (LAG's trigger reads x once)."""
+    d = x.size
+    acc = stack_f64(LANES)
+    acc2 = stack_f64(LANES)
+    for j in range(LANES):
+        acc[j] = 0.0
+        acc2[j] = 0.0
+    nb = d // LANES
+    for bb in range(nb):
+        base = bb * LANES
+        for j in range(LANES):
+            xv = x[base + j]
+            t = xv - a[base + j]
+            u = xv - b[base + j]
+            acc[j] += t * t
+            acc2[j] += u * u
+    for i in range(nb * LANES, d):
+        t = x[i] - a[i]
+        u = x[i] - b[i]
+        acc[i - nb * LANES] += t * t
+        acc2[i - nb * LANES] += u * u
+    return lane_tree(acc), lane_tree(acc2)
+
+
+@njit(cache=True, inline="always")
+def sq_mean(a, n):
+    """sum_k (a_k / n)^2 in lane order (the squared norm of a mean from
+    its sum, the trace's gradient norm)."""
+    d = a.size
+    acc = stack_f64(LANES)
+    for j in range(LANES):
+        acc[j] = 0.0
+    nb = d // LANES
+    for bb in range(nb):
+        base = bb * LANES
+        for j in range(LANES):
+            t = a[base + j] / n
+            acc[j] += t * t
+    for i in range(nb * LANES, d):
+        t = a[i] / n
+        acc[i - nb * LANES] += t * t
+    return lane_tree(acc)
+
+
 @njit(cache=True)
 def sum_sq_nnz(x):
     """(sum of x_i**2 in lane order, number of nonzero x_i)."""

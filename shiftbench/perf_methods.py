@@ -60,6 +60,7 @@ import numpy as np
 from numba import njit
 
 from .compressors.kernels import apply_program
+from .compressors.kernels.intrinsics import borrow, borrow_row
 from .problems.base import local_grad
 
 __all__ = ["engine_call", "numpy_loop", "large_lsq", "ridge_problem", "mc_throughput",
@@ -156,6 +157,15 @@ def engine_call(method, problem, compressor=None, iters=100, **options):
     return EngineCall(method, problem, compressor, iters=iters, **options)
 
 
+def _shift_mode(ec):
+    """The NumPy reference's mode of an Algorithm 1 configuration, from the
+    compiled mode code, not the name: a user's method (e.g. diana-slow)
+    runs the loop of the engine it reuses.  None if there is none."""
+    from .methods import engine as E
+    return {E.DCGD: "dcgd", E.FIXED: "dcgd-fixed", E.STAR: "dcgd-star", E.DIANA: "diana",
+            E.RAND: "rand-diana", E.GDCI: "gdci", E.VRGDCI: "vr-gdci"}.get(int(ec.info.code))
+
+
 def numpy_loop(ec, compressor="rand-k(q=0.1)", seed=0):
     """The plain NumPy reference loop of ``ec``'s Algorithm 1 configuration
     (:func:`shiftbench.naive.methods.dcgd_shift` with ``numpy_compress``),
@@ -167,11 +177,7 @@ def numpy_loop(ec, compressor="rand-k(q=0.1)", seed=0):
         from .naive.methods import dcgd_shift, numpy_compress
     except ImportError:
         return None
-    from .methods import engine as E
-    # the NumPy loop's mode from the compiled mode code, not the name: a
-    # user's method (e.g. diana-slow) runs the loop of the engine it reuses
-    mode = {E.DCGD: "dcgd", E.FIXED: "dcgd-fixed", E.STAR: "dcgd-star", E.DIANA: "diana",
-            E.RAND: "rand-diana", E.GDCI: "gdci", E.VRGDCI: "vr-gdci"}.get(int(ec.info.code))
+    mode = _shift_mode(ec)
     spec = ec.params["compressor"]
     if mode is None or spec.split("(")[0] not in ("rand-k", "identity"):
         return None
@@ -221,45 +227,151 @@ def mc_throughput(ec, seeds, rounds=5):
 @njit(cache=True)
 def _gradients(pd, K, G):
     """K iterations' worth of the n local gradients at x^0."""
+    pd = borrow(pd)                     # as the engines do: no reference counting per call
+    G = borrow(G)
     n = pd.off.size - 1
     s = 0.0
     for _ in range(K):
         for i in range(n):
-            s += local_grad(pd.kind, pd.A, pd.b, pd.off, pd.scale, pd.lam, i, pd.x0, G[i])
+            s += local_grad(pd.kind, pd.A, pd.b, pd.off, pd.scale, pd.lam, i, pd.x0,
+                            borrow_row(G, i))
     return s
 
 
 @njit(cache=True)
 def _compressions(prog, K, X, out, rng, regs, iwork, mark):
     """K iterations' worth of the n compressor calls (worker i's program on X[i])."""
+    prog = borrow(prog)
+    X, out, rng, regs, iwork, mark = borrow((X, out, rng, regs, iwork, mark))
     n = X.shape[0]
     b = 0.0
     for _ in range(K):
         for i in range(n):
-            bf, bv = apply_program(prog, i, X[i], out, rng[i], regs, iwork, mark)
+            bf, bv = apply_program(prog, i, borrow_row(X, i), out, borrow_row(rng, i), regs,
+                                   iwork, mark)
             b += bf
     return b
 
 
+@njit(cache=True)
+def _replay(p0, p1, which, worker, V, out, rng, regs, iwork, mark):
+    """The recorded compressor calls again: call j runs program ``p0``
+    (which[j] == 0) or ``p1`` of worker ``worker[j]`` on ``V[j]``."""
+    p0 = borrow(p0)
+    p1 = borrow(p1)
+    which, worker, V, out, rng, regs, iwork, mark = borrow(
+        (which, worker, V, out, rng, regs, iwork, mark))
+    b = 0.0
+    for j in range(V.shape[0]):
+        w = worker[j]
+        if which[j] == 0:
+            bf, bv = apply_program(p0, w, borrow_row(V, j), out, borrow_row(rng, w), regs,
+                                   iwork, mark)
+        else:
+            bf, bv = apply_program(p1, w, borrow_row(V, j), out, borrow_row(rng, w), regs,
+                                   iwork, mark)
+        b += bf
+    return b
+
+
+REPLAY_MAX_BYTES = 64 << 20     # recorded inputs kept for the floor (else random inputs)
+
+
+def recorded_calls(ec, max_bytes=REPLAY_MAX_BYTES):
+    """The compressor calls of ``ec``'s run, in order: ``(which, worker, V)``
+    with ``which[j]`` 0 for the first program (Q, or C of a 3PC method) and
+    1 for the second, and ``V[j]`` the vector compressed.
+
+    Recorded from the method's NumPy reference loop
+    (:func:`shiftbench.naive.methods.dcgd_shift` or
+    :func:`shiftbench.naive.tpc.run`) driving the engine's own compiled
+    programs with the engine's streams, so the vectors are the run's (equal
+    to rounding).  None where the method has no reference loop or the
+    vectors would need more than ``max_bytes``.
+    """
+    from .compressors.kernels import IWORK_EXTRA
+    P, K = ec.P, ec.iters
+    n, d = P.n, P.d
+    if 2 * K * n * d * 8 > max_bytes:
+        return None
+    p0, p1 = ec.build.programs
+    regs = np.zeros((max(ec.nreg, 1), d))
+    iwork = np.zeros(d + IWORK_EXTRA, np.int64)
+    mark = np.zeros(d, np.uint8)
+    rec = []
+
+    def run(prog, w, v, rng):
+        v = np.ascontiguousarray(v, dtype=float)
+        out = np.empty(d)
+        bf, bv = apply_program(prog, w, v, out, rng, regs, iwork, mark)
+        rec.append((0 if prog is p0 else 1, w, v.copy()))
+        return out, bf, bv
+
+    cfg = ec.build.config
+    if ec.family == "shift":
+        from .naive.methods import dcgd_shift
+        mode = _shift_mode(ec)
+        if mode is None:
+            return None
+        dcgd_shift(P, mode, None, True if cfg.has_c else None, gamma=cfg.gamma,
+                   alpha=cfg.alpha, eta=cfg.eta, p=np.asarray(cfg.p, float),
+                   h0=np.asarray(cfg.h0, float), iters=K, seed=0,
+                   compress=lambda w, which, v, rng: run(p0 if which == "Q" else p1, w, v,
+                                                         rng)[:2])
+    else:
+        from .methods import tpc as T
+        from .naive.tpc import run as tpc_run
+        mech = {v: k for k, v in T.MECH_CODES.items()}.get(int(cfg.mech))
+        inner = {v: k for k, v in T.INNER_CODES.items()}.get(int(cfg.inner), "ef21")
+        if mech is None:
+            return None
+        tpc_run(P, mech, None, None, gamma=cfg.gamma, zeta=cfg.zeta, p=cfg.p, inner=inner,
+                ef_outer=cfg.ef_outer, iters=K, seed=0, vb=int(cfg.value_bits),
+                compress=lambda which, w, v, rng: run(p0 if which == 1 else p1, w, v, rng))
+    if not rec:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, d))
+    return (np.array([r[0] for r in rec], np.int64), np.array([r[1] for r in rec], np.int64),
+            np.ascontiguousarray(np.stack([r[2] for r in rec])))
+
+
 def floor_call(ec):
     """A no-argument callable timing the floor of ``ec``'s K iterations: the
-    n local gradients plus the n calls of its first compressor role."""
+    n local gradients per iteration plus the run's compressor calls.
+
+    The calls are the run's own (:func:`recorded_calls`: every call of
+    every program, on the vectors the method compressed) where a reference
+    loop exists; else n calls of the first program per iteration on one
+    fixed random vector per worker.  (Timing one vector again and again
+    lets the branch predictor learn a selection's branches: Top-K at d =
+    80 then runs 4x faster than on the vectors of a real run, and the
+    floor is not one.)  ``floor_call.inputs`` says which.
+    """
     from . import _rng
     from .compressors.kernels import IWORK_EXTRA
     P, K = ec.P, ec.iters
     n, d = P.n, P.d
     G = np.empty((n, d))
-    prog = ec.build.programs[0]
-    X = np.ascontiguousarray(np.random.default_rng(3).standard_normal((n, d)))
     out = np.empty(d)
     rng = np.stack([_rng.new_state(0, i) for i in range(n)])
     regs = np.zeros((max(ec.nreg, 1), d))
     iwork = np.zeros(d + IWORK_EXTRA, np.int64)
     mark = np.zeros(d, np.uint8)
+    calls = recorded_calls(ec)
+    p0, p1 = ec.build.programs
+    if calls is not None:
+        which, worker, V = calls
+
+        def floor():
+            _gradients(ec.pd, K, G)
+            _replay(p0, p1, which, worker, V, out, rng, regs, iwork, mark)
+        floor.inputs = f"recorded ({V.shape[0]} calls)"
+        return floor
+    X = np.ascontiguousarray(np.random.default_rng(3).standard_normal((n, d)))
 
     def floor():
         _gradients(ec.pd, K, G)
-        _compressions(prog, K, X, out, rng, regs, iwork, mark)
+        _compressions(p0, K, X, out, rng, regs, iwork, mark)
+    floor.inputs = "random"
     return floor
 
 
@@ -285,14 +397,16 @@ def _iteration_entry(method, compressor=None, iters=ITERS_RIDGE, **options):
         ec.one()                                                 # compile / warm up
         opts = dict(ec.info.example)
         opts.update(options)
+        fl = floor_call(ec)
         return Case(
             kernel=ec.one,
             copy=_copy_k(P.d, iters),
             api=lambda: run_api(method, P, compressor, iters=iters, eps=0.0, stride=iters,
                                 **opts),
             reference=numpy_loop(ec),
-            floor=floor_call(ec),
+            floor=fl,
             info={"iters_per_call": iters, "problem": P.name, "n": P.n, "d": P.d,
+                  "floor_inputs": fl.inputs,
                   "compressor": ec.params.get("compressor"),
                   "gamma": ec.params.get("gamma")})
     from .perf import Entry
@@ -366,13 +480,15 @@ def _large_entry(method="diana", compressor="rand-k(q=0.01)", iters=LARGE_ITERS)
         nbytes = iteration_bytes(P, sparse_k=k)
         bw = _copy_bandwidth()
         loop = numpy_loop(ec)
+        fl = floor_call(ec)
         return Case(
             kernel=ec.one,
             copy=_copy_k(P.d, iters),
             api=lambda: run_api(method, P, compressor, iters=iters, eps=0.0, stride=iters),
             reference=loop, reference_cost=None,
-            floor=floor_call(ec),
+            floor=fl,
             info={"iters_per_call": iters, "problem": P.name, "n": P.n, "d": P.d,
+                  "floor_inputs": fl.inputs,
                   "compressor": compressor, "bytes_per_iter": nbytes,
                   "copy_bandwidth": bw, "memory_floor_seconds": nbytes / bw})
     from .perf import Entry

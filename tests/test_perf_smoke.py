@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from shiftbench import perf
@@ -143,6 +144,40 @@ def test_numpy_loop_follows_the_engine_not_the_name():
         assert seen["mode"] == "diana"
     finally:
         MM.METHODS.pop("diana-slow", None)
+
+
+@pytest.mark.parametrize("method,compressor,calls", [
+    ("ef21", None, lambda K, n: K * n),             # C(grad_i(x^{t+1}) - g_i^t) per worker
+    ("3pcv2", None, lambda K, n: 2 * K * n),        # Q, then C
+    ("lag", None, lambda K, n: 0),                  # full vectors or nothing: no compressor
+    ("diana", "rand-k(q=0.1)", lambda K, n: K * n),
+])
+def test_floor_replays_the_runs_own_compressor_calls(method, compressor, calls):
+    """The perf floor times the compressor on the vectors the run compressed
+    (not one vector again and again, which the branch predictor learns)."""
+    from shiftbench import perf_methods as PM
+    from shiftbench.problems.base import local_grad
+    K = 4
+    P = PM.ridge_problem()
+    ec = PM.engine_call(method, P, compressor, iters=K)
+    which, worker, V = PM.recorded_calls(ec)
+    assert V.shape == (calls(K, P.n), P.d) and which.size == worker.size == V.shape[0]
+    if V.shape[0]:
+        assert set(worker.tolist()) == set(range(P.n))
+    if method == "3pcv2":
+        assert sorted(set(which.tolist())) == [0, 1]
+    if method == "ef21":
+        # worker 0's first message compresses grad f_0(x^1) - grad f_0(x^0)
+        g0, g1 = np.empty(P.d), np.empty(P.d)
+        pd = ec.pd
+        local_grad(pd.kind, pd.A, pd.b, pd.off, pd.scale, pd.lam, 0, P.x0, g0)
+        res = __import__("shiftbench").run("ef21", P, iters=1, eps=0.0, stride=1,
+                                           record_x=True)
+        local_grad(pd.kind, pd.A, pd.b, pd.off, pd.scale, pd.lam, 0, res.x[1], g1)
+        np.testing.assert_allclose(V[0], g1 - g0, rtol=1e-9, atol=1e-12)
+    fl = PM.floor_call(ec)
+    assert fl.inputs.startswith("recorded")
+    fl()
 
 
 @pytest.mark.parametrize("bad", ["1e3,abc", "0", "1.5", ",", "inf"])

@@ -34,8 +34,8 @@ def _write_row(A, i, v):
 def _pair_sum(p):
     q = borrow(p)
     s = q.a.sum() + q.b.sum() + q.k
-    keep_alive(p)
-    return s
+    keep_alive((p.a, p.b))      # a plain tuple: keep_alive is cached, and a type from
+    return s                    # this test module would poison its cache index
 
 
 @njit

@@ -192,12 +192,17 @@ def borrow(typingctx, arr):
     return arr(arr), codegen
 
 
-@njit(cache=True)
-def keep_alive(own):
-    """A use of ``own`` (arrays whose borrowed views a loop used): numba
-    releases a variable after its last use, so a loop that works on
-    borrowed views calls this after the loop to keep their owners alive."""
-    return len(own)
+@intrinsic
+def keep_alive(typingctx, own):
+    """A use of ``own`` (arrays whose borrowed views a loop used) that
+    compiles to nothing: numba releases a variable after its last use, so a
+    loop that works on borrowed views calls this after the loop to keep
+    their owners alive.  (An intrinsic, not a cached function: a cache
+    index holding a caller's own tuple type could not be read elsewhere.)"""
+    def codegen(context, builder, sig, args):
+        return context.get_constant(types.intp, 0)
+
+    return types.intp(own), codegen
 
 
 @intrinsic

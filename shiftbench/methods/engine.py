@@ -321,14 +321,15 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
     m = np.empty(d)
     c = np.empty(d)
     gfull = np.empty(d)
+    hsum = np.empty(d)
     regs = np.zeros((max(nreg, 1), d))
     iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
     mark = np.zeros(d, dtype=np.uint8)
     rng = np.zeros((n, 2), dtype=np.uint64)
     bits = np.zeros(n)
     vbits = np.zeros(n)
-    own = (x, G, H, hbar, acc, v, m, c, gfull, regs, iwork, mark, rng, bits, vbits)
-    x, G, H, hbar, acc, v, m, c, gfull, regs, iwork, mark, rng, bits, vbits = borrow(own)
+    own = (x, G, H, hbar, acc, v, m, c, gfull, hsum, regs, iwork, mark, rng, bits, vbits)
+    x, G, H, hbar, acc, v, m, c, gfull, hsum, regs, iwork, mark, rng, bits, vbits = borrow(own)
     for i in range(n):
         _rng.seed_state(rng[i], seed, np.uint64(i))
     vb = float(value_bits)
@@ -429,13 +430,24 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
                 bf, bv = apply_program(q, i, v, m, rng[i], regs, iwork, mark)
             bits[i] += bf
             vbits[i] += bv
-            for k in range(d):
-                acc[k] += m[k]
             # shift update h_i^{k+1}
             if mode == DIANA:
-                for k in range(d):
-                    h[k] += alpha * m[k]
-            elif mode == STAR:
+                # one pass: the message into acc, the shift, and the new mean
+                # shift summed in worker order (as mean_rows sums it)
+                if i == 0:
+                    for k in range(d):
+                        acc[k] += m[k]
+                        h[k] += alpha * m[k]
+                        hsum[k] = 0.0 + h[k]
+                else:
+                    for k in range(d):
+                        acc[k] += m[k]
+                        h[k] += alpha * m[k]
+                        hsum[k] += h[k]
+                continue
+            for k in range(d):
+                acc[k] += m[k]
+            if mode == STAR:
                 if has_c:
                     for k in range(d):
                         v[k] = g[k] - gstar[i, k]
@@ -453,7 +465,10 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
         # master: x^{k+1} = x^k - gamma (h^k + mean m_i); h^{k+1} = mean h_i^{k+1}
         for k in range(d):
             x[k] -= gamma * (hbar[k] + acc[k] / n)
-        if mode == DIANA or mode == STAR or mode == RAND:
+        if mode == DIANA:
+            for k in range(d):
+                hbar[k] = hsum[k] / n
+        elif mode == STAR or mode == RAND:
             mean_rows(H, hbar)
     keep_alive(own)
     return status, it, row

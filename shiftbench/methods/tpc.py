@@ -449,10 +449,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
         down += vb * d
         if mech == CGD:
             for k in range(d):
-                t = 0.0
-                for i in range(n):
-                    t += Gy[i, k]
-                v[k] = t / n
+                v[k] = gsum[k] / n      # grad f(x^it): gsum is this iteration's (grad_sq)
             a, bb = apply_program(c1, 0, v, m, borrow_row(rng, 0),
                                   regs, iwork, mark)
             bits[0] += a

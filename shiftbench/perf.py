@@ -92,6 +92,11 @@ class Case:
         What the kernel cannot avoid, timed alone (method rows: the n local
         gradients and the n compressor calls of the same iterations); gives
         ``floor_seconds`` and ``ratio_to_floor``.
+    setup : callable, optional
+        The kernel with no iterations (method rows on large problems: the
+        run's allocation and first gradients); gives ``setup_seconds`` and
+        the steady-state ``iter_seconds`` = (seconds - setup_seconds) /
+        iters_per_call, from which the floor ratios are taken.
     info : dict
         Extra JSON fields (e.g. ``bits``).
     reference_note : str, optional
@@ -104,6 +109,7 @@ class Case:
     reference_cost: Optional[float] = None
     numpy_vec: Optional[Callable[[], object]] = None
     floor: Optional[Callable[[], object]] = None
+    setup: Optional[Callable[[], object]] = None
     info: dict = field(default_factory=dict)
     reference_note: Optional[str] = None
 
@@ -207,6 +213,39 @@ def _missing_reference(node):
     return None if getattr(node.definition, "reference", None) is not None else node.name
 
 
+def _gather(x, idx, vals):
+    for j in range(idx.size):
+        vals[j] = x[idx[j]]
+
+
+_gather_jit = None
+
+
+def gather_floor(x, m, seed=5, footprint=256 << 20):
+    """A no-argument callable reading ``m`` random entries of ``x`` (sorted
+    indices, a fresh set each call: the sets together span ``footprint``
+    bytes of cache lines, more than any last-level cache), the floor of a
+    sparse Rand-K message: it cannot read fewer entries, and nothing it
+    draws is in cache."""
+    global _gather_jit
+    if _gather_jit is None:
+        from numba import njit
+        _gather_jit = njit(cache=True)(_gather)
+    d = x.size
+    m = max(int(m), 1)
+    g = np.random.default_rng(seed)
+    nsets = int(min(64, max(2, footprint // (64 * m))))
+    sets = [np.sort(g.integers(0, d, m)) for _ in range(nsets)]
+    vals = np.empty(m)
+    state = [0]
+
+    def floor():
+        j = state[0]
+        state[0] = (j + 1) % nsets
+        _gather_jit(x, sets[j], vals)
+    return floor
+
+
 def compressor_entry(spec, variant="dense"):
     """The :class:`Entry` of one compressor spec (``variant`` "dense" or
     "sparse"; sparse is for compressors with a sparse form: rand-k, crand-k,
@@ -261,9 +300,15 @@ def compressor_entry(spec, variant="dense"):
         else:
             def ref():
                 return naive_compress(spec, x, 0)
+        floor = None
+        info = {"bits": int(b), "bits_values": b.values, "spec": C.spec}
+        if variant == "sparse" and C.node.name in ("rand-k", "crand-k"):
+            m = C.compress_sparse(x, 0)[0].size
+            floor = gather_floor(x, m)
+            info["floor"] = f"read {m} random entries of x (fresh, sorted indices)"
         return Case(kernel=kernel, api=api, reference=ref, reference_note=note,
                     numpy_vec=(lambda: vec(x, gen)) if vec is not None else None,
-                    info={"bits": int(b), "bits_values": b.values, "spec": C.spec})
+                    floor=floor, info=info)
 
     return Entry(spec, make, variant=variant, kind="compressor")
 
@@ -346,6 +391,8 @@ def measure(case, d, repeat=7, min_time=0.005, budget=1.0, ref_cost=None,
         fns["numpy_vec_seconds"] = case.numpy_vec
     if case.floor is not None:
         fns["floor_call_seconds"] = case.floor
+    if case.setup is not None:
+        fns["setup_seconds"] = case.setup
     # warm-up: compiles everything before any timing
     numbers = {k: _number(f, min_time) for k, f in fns.items()}
     best = {k: math.inf for k in fns}
@@ -392,15 +439,23 @@ def _finish(row):
     row["speedup_vs_numpy"] = ns / s if ns is not None else None
     nv = row.get("numpy_vec_seconds")
     row["speedup_vs_numpy_vec"] = nv / s if nv is not None else None
+    k = row.get("iters_per_call") or 1
+    setup = row.get("setup_seconds")
+    # per iteration: the steady state when the run's setup was timed apart
+    # (a large problem allocates and faults in n x d arrays once per run)
+    it = (s - setup) / k if setup is not None else s / k
+    if setup is not None:
+        row["iter_seconds"] = it
     fl = row.pop("floor_call_seconds", None)
     if fl is not None:
-        k = row.get("iters_per_call") or 1
         row["floor_seconds"] = fl / k              # per iteration
         row["seconds_per_iter"] = s / k
-        row["ratio_to_floor"] = s / fl
+        row["ratio_to_floor"] = it / (fl / k)
     mem = row.get("memory_floor_seconds")
     if mem:
-        row["ratio_to_memory_floor"] = s / (row.get("iters_per_call") or 1) / mem
+        row["ratio_to_memory_floor"] = it / mem
+        if setup is not None:
+            row["ratio_to_memory_floor_with_setup"] = s / k / mem
     return row
 
 
@@ -544,9 +599,14 @@ def _mem_text(r):
     """Large-d rows: bytes an iteration must move over copy bandwidth."""
     if r.get("memory_floor_seconds") is None:
         return ""
-    return (f"  memory floor {_fmt_s(r['memory_floor_seconds'])}/it "
+    text = (f"  memory floor {_fmt_s(r['memory_floor_seconds'])}/it "
             f"({r['bytes_per_iter'] / 1e9:.2f} GB at {r['copy_bandwidth'] / 1e9:.1f} GB/s): "
             f"x{r['ratio_to_memory_floor']:.2f}")
+    if r.get("setup_seconds") is not None:
+        text += (f" per iteration ({_fmt_s(r['iter_seconds'])}; with the run's setup, "
+                 f"{_fmt_s(r['setup_seconds'])}, over {r['iters_per_call']} iterations: "
+                 f"x{r['ratio_to_memory_floor_with_setup']:.2f})")
+    return text
 
 
 def _mc_text(r):

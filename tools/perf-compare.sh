@@ -7,7 +7,7 @@
 set -euo pipefail
 BEFORE=$1
 AFTER=${2:-}
-K=${3:-"dcgd/ridge;dcgd-fixed/ridge;dgd/ridge;dcgd-star/ridge;diana/ridge;rand-diana/ridge;gdci/ridge;vr-gdci/ridge;ef/ridge;ef21/ridge;lag/ridge;clag/ridge;3pcv2/ridge;3pcv4/ridge;3pcv5/ridge;marina/ridge;monte-carlo diana/ridge"}
+K=${3:-"dcgd/ridge;dcgd-fixed/ridge;dgd/ridge;dcgd-star/ridge;diana/ridge;rand-diana/ridge;gdci/ridge;vr-gdci/ridge;cgd/ridge;ef/ridge;ef21/ridge;lag/ridge;clag/ridge;3pcv1/ridge;3pcv2/ridge;3pcv3/ridge;3pcv4/ridge;3pcv5/ridge;marina/ridge;monte-carlo diana/ridge"}
 ROUNDS=${4:-2}
 PY=${PYTHON:-python}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +25,11 @@ for r in $(seq "$ROUNDS"); do
   i=0
   for t in "${trees[@]}"; do
     name=$([ $i -eq 0 ] && echo before || echo after)
-    (cd "$t" && NUMBA_CACHE_DIR="$t/.numba-perf" PYTHONPATH="$t" "$PY" -m shiftbench.perf \
+    # no NUMBA_CACHE_DIR: shiftbench keys its numba cache on the package
+    # source (shiftbench/_cache.py), so each tree gets its own; a fixed
+    # folder reused across edits would run stale inlined kernels (numba
+    # checks only the timestamp of the function's own file)
+    (cd "$t" && PYTHONPATH="$t" "$PY" -m shiftbench.perf \
         --kernels "$K" --d 1000 --json > "$OUT/$name-$r.json")
     echo "$name round $r: $OUT/$name-$r.json ($(uptime | sed 's/.*load/load/'))"
     i=$((i + 1))

@@ -37,7 +37,7 @@ from numba import njit, prange
 from .. import _rng
 from .._clock import cycles
 from ..compressors.kernels import apply_program, IWORK_EXTRA
-from ..compressors.kernels.intrinsics import borrow, keep_alive
+from ..compressors.kernels.intrinsics import borrow, keep_alive, IW_SUPPORT
 from ..compressors.kernels.reductions import sq_dist, sq_mean
 from ..problems.base import local_grad
 from ..wire.io import is_wire, is_recv, msg_compress, msg_full, msg_more, round_vec  # noqa: F401
@@ -415,8 +415,23 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
         for i in range(n):
             g = G[i]
             h = H[i]
-            for k in range(d):
-                v[k] = g[k] - h[k]
+            if mode == DIANA:
+                # v = g - h, and the mean shift hbar^k of this step's x update
+                # summed in worker order from the h it reads anyway (as
+                # mean_rows sums it)
+                if i == 0:
+                    for k in range(d):
+                        hk = h[k]
+                        v[k] = g[k] - hk
+                        hsum[k] = 0.0 + hk
+                else:
+                    for k in range(d):
+                        hk = h[k]
+                        v[k] = g[k] - hk
+                        hsum[k] += hk
+            else:
+                for k in range(d):
+                    v[k] = g[k] - h[k]
             if mode == DIANA and has_c:
                 bf, bv = apply_program(cprog, i, v, c, rng[i], regs, iwork, mark)
                 bits[i] += bf
@@ -432,18 +447,18 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
             vbits[i] += bv
             # shift update h_i^{k+1}
             if mode == DIANA:
-                # one pass: the message into acc, the shift, and the new mean
-                # shift summed in worker order (as mean_rows sums it)
-                if i == 0:
-                    for k in range(d):
-                        acc[k] += m[k]
-                        h[k] += alpha * m[k]
-                        hsum[k] = 0.0 + h[k]
+                ns = iwork[IW_SUPPORT] if not has_c else -1
+                if ns >= 0:
+                    # m is zero off its listed support (Rand-K): adding the
+                    # zeros would change nothing, so touch the support only
+                    for j in range(ns):
+                        t = iwork[j]
+                        acc[t] += m[t]
+                        h[t] += alpha * m[t]
                 else:
                     for k in range(d):
                         acc[k] += m[k]
                         h[k] += alpha * m[k]
-                        hsum[k] += h[k]
                 continue
             for k in range(d):
                 acc[k] += m[k]
@@ -463,13 +478,14 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
                     bits[i] += vb * d
                     vbits[i] += vb * d
         # master: x^{k+1} = x^k - gamma (h^k + mean m_i); h^{k+1} = mean h_i^{k+1}
-        for k in range(d):
-            x[k] -= gamma * (hbar[k] + acc[k] / n)
         if mode == DIANA:
             for k in range(d):
-                hbar[k] = hsum[k] / n
-        elif mode == STAR or mode == RAND:
-            mean_rows(H, hbar)
+                x[k] -= gamma * (hsum[k] / n + acc[k] / n)
+        else:
+            for k in range(d):
+                x[k] -= gamma * (hbar[k] + acc[k] / n)
+            if mode == STAR or mode == RAND:
+                mean_rows(H, hbar)
     keep_alive(own)
     return status, it, row
 

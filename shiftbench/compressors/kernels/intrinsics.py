@@ -24,6 +24,13 @@ IWORK_EXTRA = 65536
 is its radix histogram, ``iwork[2048:2048+16384]`` its sample): an
 ``iwork`` for dimension d has length ``d + IWORK_EXTRA``."""
 
+IW_SUPPORT = IWORK_EXTRA - 1
+"""The support hint: after :func:`~shiftbench.compressors.kernels.program.apply_program`,
+``iwork[IW_SUPPORT] = m >= 0`` says that the output is zero outside the m
+indices ``iwork[:m]`` (a primitive that lists its support: Rand-K with
+Floyd's algorithm); -1 says nothing.  A loop that only adds the message
+(DIANA's x and shift updates) then touches those m entries only."""
+
 SIGN_MASK = np.uint64(0x7FFFFFFFFFFFFFFF)
 EXP_MASK = np.uint64(0x7FF0000000000000)
 MANT_MASK = np.uint64(0x000FFFFFFFFFFFFF)

@@ -14,7 +14,9 @@ them):
 with ``x, out, params`` float64[::1] (``params``: that primitive's packed
 parameters), ``rng`` the worker's uint64[2] xoroshiro128+ state, ``iwork``
 int64 scratch of length ``d + IWORK_EXTRA`` and ``mark`` uint8 of length d
-(all zero on entry and exit).
+(all zero on entry and exit).  A primitive may list the support of its
+output in ``iwork`` (the support hint, :data:`~.intrinsics.IW_SUPPORT`);
+:func:`apply_program` clears the hint first and after any composite.
 
 The compressors of several workers are packed into one :class:`Programs`
 ``(ops, params, ptr, prims, uprims)``: worker w runs ops rows
@@ -46,7 +48,7 @@ from numba.core.datamodel.models import TupleModel
 from numba.core.registry import CPUDispatcher
 from numba.extending import typeof_impl, register_model, unbox, NativeValue, intrinsic
 
-from .intrinsics import borrow
+from .intrinsics import borrow, IW_SUPPORT
 
 NPRIM = 8
 """Kernel slots per Programs (built-in and user kernels each)."""
@@ -316,14 +318,18 @@ def apply_program(prog, w, x, out, rng, regs, iwork, mark):
     """
     j = prog.ptr[w]
     ops = prog.ops
+    iwork[IW_SUPPORT] = -1
     if (prog.ptr[w + 1] - j == 1 and ops[j, C_SRC] == -1 and ops[j, C_DST] == -2
             and ops[j, C_SILENT] == 0):
         p0 = ops[j, C_POFF]
         p = borrow(prog.params)[p0:p0 + ops[j, C_PLEN]]
         if ops[j, C_KIND] == OP_PRIM:
+            # the primitive's support hint (IW_SUPPORT), if it lists one, stands
             return call_kernel(prog.addr, ops[j, C_SLOT], borrow(x), borrow(out), p,
                                borrow(rng), borrow(iwork), borrow(mark))
-    return run_program(prog, w, x, out, rng, regs, iwork, mark)
+    bf, bv = run_program(prog, w, x, out, rng, regs, iwork, mark)
+    iwork[IW_SUPPORT] = -1             # a composite's output: no hint
+    return bf, bv
 
 
 @intrinsic

@@ -11,7 +11,8 @@ from numba import njit
 from numba import uint64
 
 from ..._rng import bounded, next_u64, ctr_u64
-from .intrinsics import stack_f64, prefetch_r, prefetch_w, PREFETCH_AHEAD, u2f, f2u, SIGN_BIT
+from .intrinsics import (stack_f64, prefetch_r, prefetch_w, PREFETCH_AHEAD, u2f, f2u, SIGN_BIT,
+                         IW_SUPPORT)
 from .reductions import LANES, lane_tree
 
 RANDK_STREAM_RATIO = 12
@@ -204,6 +205,7 @@ def randk(x, out, k, scale, rng, mark, iwork):
     for j in range(k):
         t = iwork[j]
         out[t] = scale * x[t]
+    iwork[IW_SUPPORT] = k              # the support hint: out is zero off iwork[:k]
     return k
 
 

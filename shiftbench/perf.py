@@ -468,11 +468,27 @@ def _select(entries, names):
         if not w:
             continue
         hits = [e for e in entries if w in (e.kernel, e.name)]
+        if not hits and "(" in w:
+            # a full spec times exactly that spec (never another entry of
+            # the same compressor); "[sparse]" selects its sparse form
+            spec, _, var = w.partition("[")
+            spec, variant = spec.strip(), (var.rstrip("]").strip() or "dense")
+            if variant not in ("dense", "sparse"):
+                raise SystemExit(f"perf: {w!r}: unknown variant [{variant}]; allowed: "
+                                 f"[sparse] (or none)")
+            try:
+                from .compressors import compressor
+                compressor(spec)
+            except ValueError as err:
+                raise SystemExit(f"perf: {w!r}: {err}") from None
+            if variant == "sparse" and not _has_sparse(spec):
+                raise SystemExit(f"perf: {w!r}: {spec} has no sparse form (rand-k, crand-k "
+                                 f"and top-k do)")
+            hits = [e for e in entries if e.kind == "compressor" and e.variant == variant
+                    and e.kernel == spec] or [compressor_entry(spec, variant)]
         if not hits:
             base = w.split("(")[0].lower()
             hits = [e for e in entries if e.kernel.split("(")[0].lower() == base]
-        if not hits and "(" in w:
-            hits = [compressor_entry(w)]
         if not hits:
             raise SystemExit(f"perf: unknown kernel {w!r}; allowed: "
                              + "; ".join(e.name for e in entries))

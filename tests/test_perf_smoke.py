@@ -253,3 +253,19 @@ def test_monte_carlo_line_cannot_contradict_itself():
     assert ("median times of 3 rounds" in text)
     assert x == pytest.approx(info["mc_runs_per_s"] / info["seq_runs_per_s"], abs=0.006)
     assert (x > 1) == (par > seq) or par == seq
+
+
+def test_a_full_spec_times_exactly_that_spec():
+    """--kernels "top-k(k=2)" times top-k(k=2), not the registered
+    top-k(q=0.01) row; "[sparse]" picks the sparse form; a bad spec or a
+    sparse form that does not exist is one line."""
+    got = perf._select(perf.ENTRIES, ["top-k(k=2)", "rand-k(k=4) [sparse]", "top-k"])
+    assert [(e.kernel, e.variant) for e in got[:2]] == [("top-k(k=2)", "dense"),
+                                                       ("rand-k(k=4)", "sparse")]
+    assert any(e.kernel == "top-k(q=0.01)" for e in got[2:])      # a bare name: its rows
+    for bad, says in [("natural(k=2)", "unknown parameter 'k'"),
+                      ("natural(bits=32) [sparse]", "no sparse form"),
+                      ("rand-k(q=0.1) [dens]", "unknown variant")]:
+        with pytest.raises(SystemExit) as e:
+            perf._select(perf.ENTRIES, [bad])
+        assert says in str(e.value) and "\n" not in str(e.value)

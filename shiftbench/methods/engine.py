@@ -393,6 +393,7 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
         down += vb * d
         for k in range(d):
             acc[k] = 0.0
+            hsum[k] = 0.0
         if mode == GDCI or mode == VRGDCI:
             for i in range(n):
                 for k in range(d):
@@ -418,17 +419,11 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
             if mode == DIANA:
                 # v = g - h, and the mean shift hbar^k of this step's x update
                 # summed in worker order from the h it reads anyway (as
-                # mean_rows sums it)
-                if i == 0:
-                    for k in range(d):
-                        hk = h[k]
-                        v[k] = g[k] - hk
-                        hsum[k] = 0.0 + hk
-                else:
-                    for k in range(d):
-                        hk = h[k]
-                        v[k] = g[k] - hk
-                        hsum[k] += hk
+                # mean_rows sums it; hsum is zeroed before the workers)
+                for k in range(d):
+                    hk = h[k]
+                    v[k] = g[k] - hk
+                    hsum[k] += hk
             else:
                 for k in range(d):
                     v[k] = g[k] - h[k]

@@ -444,8 +444,10 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
             if mode == DIANA:
                 ns = iwork[IW_SUPPORT] if not has_c else -1
                 if ns >= 0:
-                    # m is zero off its listed support (Rand-K): adding the
-                    # zeros would change nothing, so touch the support only
+                    # m is zero off its listed support (Rand-K, distinct
+                    # indices): adding its zeros changes no value (x + 0.0
+                    # = x, up to the sign of a -0.0 in a user's h^0), so
+                    # touch the support only
                     for j in range(ns):
                         t = iwork[j]
                         acc[t] += m[t]

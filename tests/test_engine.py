@@ -79,6 +79,20 @@ def test_diana_sparse_message_updates_equal_the_dense_ones():
     np.testing.assert_allclose(a.x, np.array(xs), rtol=1e-10, atol=1e-13)
 
 
+def test_diana_sparse_updates_with_more_indices_than_the_hint_slot():
+    """K > IW_SUPPORT: Floyd's index list in iwork[:K] would cover the
+    hint's own slot, so no hint is given and the dense path runs; the
+    result equals the dense composite's bit for bit."""
+    from shiftbench.compressors.kernels.intrinsics import IW_SUPPORT
+    P = make("lsq(n=2, d=1000000, rows=1, seed=1)")
+    k = IW_SUPPORT + 5000
+    a = H.run("diana", P, f"rand-k(k={k})", iters=2, eps=0.0, stride=1, seed=3,
+              record_x=True, alpha=0.5)
+    b = H.run("diana", P, f"scale(rand-k(k={k}), lam=1)", iters=2, eps=0.0, stride=1,
+              seed=3, record_x=True, alpha=0.5, gamma=a.params["gamma"])
+    assert np.array_equal(a.x, b.x)
+
+
 def test_rng_stream_layout():
     """Worker i draws from stream i of the run's seed (documented contract)."""
     st = np.zeros(2, np.uint64)

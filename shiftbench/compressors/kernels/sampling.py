@@ -196,6 +196,7 @@ def randk(x, out, k, scale, rng, mark, iwork):
         m = _stream_fix(d, k, c, key, thr, rng, mark, iwork, x, out, scale, True)
         for j in range(m):
             mark[iwork[j] >> 3] = 0
+        iwork[IW_SUPPORT] = -1         # no support list (the fix-ups may cover the slot)
         return k
     for i in range(d):
         out[i] = 0.0
@@ -205,7 +206,9 @@ def randk(x, out, k, scale, rng, mark, iwork):
     for j in range(k):
         t = iwork[j]
         out[t] = scale * x[t]
-    iwork[IW_SUPPORT] = k              # the support hint: out is zero off iwork[:k]
+    # the support hint (out is zero off iwork[:k]), unless the list itself
+    # covers the hint's slot
+    iwork[IW_SUPPORT] = k if k < IW_SUPPORT else -1
     return k
 
 

@@ -200,6 +200,19 @@ def test_topk_heap_and_radix_paths_agree_at_the_boundary(d):
             assert np.array_equal(dense, ref), (name, k)
 
 
+def test_topk_threshold_with_k_at_least_d():
+    """The exported selection kernel takes k >= d (every entry) without
+    reading or writing past x or iwork (the heap path is for k < d)."""
+    from shiftbench.compressors.kernels import topk_threshold
+    from shiftbench.compressors.kernels.intrinsics import IWORK_EXTRA, absbits
+    x = np.arange(1.0, 6.0)
+    for k in (5, 10, 64):
+        thr, ties = topk_threshold(x, k, np.zeros(x.size + IWORK_EXTRA, np.int64))
+        # the smallest |x| is the threshold, and at least its one entry is taken
+        # (k > d asks for more ties than exist: a writer then takes them all)
+        assert thr == absbits(1.0) and ties >= 1
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, 3.25, -3.25, 1e-310]),
                 min_size=1, max_size=40),

@@ -82,8 +82,8 @@ from ..problems.base import local_grad
 from ..wire.io import is_wire, msg_compress, msg_full, msg_flag, round_vec
 from ..wire.plan import WirePlan
 from ..compressors.kernels.intrinsics import borrow, borrow_row, keep_alive
-from ..compressors.kernels.reductions import sq_dist, sq_dist2
-from .engine import (grad_sq, stop_status, bits_stats, write_row, mean_rows, COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
+from ..compressors.kernels.reductions import sq_dist2
+from .engine import (_sqdist, grad_sq, stop_status, bits_stats, write_row, mean_rows, COLUMNS, NCOL, STATUS_NAMES, CONVERGED, MAX_ITER, BUDGET, DIVERGED,  # noqa: F401
                      INTERRUPTED, STOP_REL_ERR, STOP_GRAD, STOP_FGAP, C_IT, C_DIST, C_REL, C_FGAP,
                      C_GRAD, C_BITS, C_BITSMAX, C_VBITS, C_DOWN, C_SHIFT, C_CYC, C_F)
 
@@ -111,10 +111,6 @@ INNER_CLAG = 2
 INNER_CODES = {"ef21": INNER_EF21, "lag": INNER_LAG, "clag": INNER_CLAG}
 
 
-@njit(cache=True)
-def _sqdist(a, b):
-    """||a - b||^2 in lane order (:func:`shiftbench.methods.engine._sqdist`)."""
-    return sq_dist(a, b)
 
 
 @njit(cache=True, inline="always")

@@ -143,7 +143,7 @@ def topk_threshold(x, k, iwork):
     ``iwork[CAND0:CAND0+d]`` for candidate indices (the heap).
     """
     d = x.size
-    if 1 <= k <= TOPK_HEAP_MAX:
+    if 1 <= k <= TOPK_HEAP_MAX and k < d:
         thr = _heap_threshold(x, k, iwork[CAND0:CAND0 + k])
         above = 0
         for i in range(d):

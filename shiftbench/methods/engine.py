@@ -303,13 +303,7 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
     call: :func:`~shiftbench.compressors.kernels.intrinsics.borrow`); the
     run's own arrays stay alive in ``own`` until :func:`keep_alive`.
     """
-    pd = borrow(pd)
-    cfg = borrow(cfg)
-    q = borrow(q)
-    cprog = borrow(cprog)
-    trace = borrow(trace)
-    xrec = borrow(xrec)
-    flag = borrow(flag)
+    pd, cfg, q, cprog, trace, xrec, flag = borrow((pd, cfg, q, cprog, trace, xrec, flag))
     kind, A, b, off, scale, lam = pd.kind, pd.A, pd.b, pd.off, pd.scale, pd.lam
     x0, x_star, gstar, f_star, has_star = pd.x0, pd.x_star, pd.gstar, pd.f_star, pd.has_star
     mode, h0, has_c, gamma, alpha, eta = cfg.mode, cfg.h0, cfg.has_c, cfg.gamma, cfg.alpha, cfg.eta

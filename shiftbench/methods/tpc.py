@@ -348,12 +348,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
     # call, :func:`~shiftbench.compressors.kernels.intrinsics.borrow`):
     # the arguments live in the caller, the run's own arrays in ``own``
     # until :func:`keep_alive` at the end
-    pd = borrow(pd)
-    c1 = borrow(c1)
-    c2 = borrow(c2)
-    trace = borrow(trace)
-    xrec = borrow(xrec)
-    flag = borrow(flag)
+    pd, c1, c2, trace, xrec, flag = borrow((pd, c1, c2, trace, xrec, flag))
     kind, A, b, off, scale, lam = pd.kind, pd.A, pd.b, pd.off, pd.scale, pd.lam
     x0, x_star, f_star, has_star = pd.x0, pd.x_star, pd.f_star, pd.has_star
     mech, inner, gamma, zeta, p = cfg.mech, cfg.inner, cfg.gamma, cfg.zeta, cfg.p

@@ -86,8 +86,10 @@ def lanes(x, op, count):
 def sq_dist(a, b):
     """||a - b||^2 in lane order (entry i in lane i % LANES, then
     :func:`lane_tree`): vectorised, where a serial sum waits on one FMA
-    chain (4 cycles per entry).  The method loops' distances, LAG's
-    trigger and their trace columns use it."""
+    chain (4 cycles per entry).  The one-vector form of
+    :func:`sq_dist2` (LAG's trigger), which sums each distance exactly
+    as this does; the traces' distances to x* are serial sums
+    (``methods.engine._sqdist``)."""
     d = a.size
     acc = stack_f64(LANES)
     for j in range(LANES):

@@ -175,6 +175,58 @@ def test_topk_large_vs_argsort(d):
             assert np.array_equal(y, topk_reference(x, k)), (name, k)
 
 
+@pytest.mark.parametrize("d", [80, 5000, 100_000])
+def test_topk_lists_its_support(d):
+    """Top-K's support hint: when it gives one (iwork[IW_SUPPORT] = m >= 0),
+    iwork[:m] are k distinct indices and out is zero off them.  It gives one
+    on the exact path (d < TOPK_SAMPLE_MIN_D) and, on the sampled path, for
+    small k on a random order (the sample's bracket holds every key)."""
+    from shiftbench.compressors.kernels.selection import topk, TOPK_SAMPLE_MIN_D
+    from shiftbench.compressors.kernels.intrinsics import IW_SUPPORT, IWORK_EXTRA
+    rs = np.random.default_rng(d)
+    cases = {"gauss": rs.standard_normal(d), "ties": rs.integers(-3, 4, size=d).astype(float),
+             "sorted": np.sort(rs.standard_normal(d))}
+    for name, x in cases.items():
+        for k in (1, 2, 10, 64, 65, d // 3):
+            out = np.full(d, np.nan)
+            iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
+            iwork[IW_SUPPORT] = 12345                    # a stale hint must not survive
+            topk(x, out, k, iwork)
+            assert np.array_equal(out, topk_reference(x, k)), (name, k)
+            m = iwork[IW_SUPPORT]
+            if d < TOPK_SAMPLE_MIN_D or (name == "gauss" and k <= 10):
+                assert m == k, (name, k, m)
+            assert m == -1 or m == k, (name, k, m)
+            if m >= 0:
+                lst = iwork[:m]
+                assert np.unique(lst).size == m and lst.min() >= 0 and lst.max() < d
+                off = np.ones(d, dtype=bool)
+                off[lst] = False
+                assert np.all(out[off] == 0.0), (name, k)
+
+
+@pytest.mark.parametrize("spec", ["induced(top-k(k=2), rand-k(k=4))",
+                                  "induced(top-k(k=40), rand-k(q=0.01))",
+                                  "scale(induced(top-k(k=3), rand-k(k=5)), lam=0.5)",
+                                  "compose(natural, induced(top-k(k=2), rand-k(k=4)))",
+                                  "induced(top-k(k=2), induced(top-k(k=3), natural))",
+                                  "induced(natural-det, rand-k(k=7))"])
+@pytest.mark.parametrize("d", [300, 20_000])
+def test_induced_sparse_residual_and_sum_are_exact(spec, d):
+    """The interpreter forms induced's residual x - C(x) and its sum
+    C(x) + Q(.) on the listed support only when the primitive before lists
+    one (Top-K, Floyd's Rand-K): bit for bit the NumPy reference's dense
+    arithmetic, on the exact (d = 300) and sampled (d = 20000) Top-K paths,
+    nested and not, with and without a hint."""
+    x = np.random.default_rng(d).standard_normal(d)
+    C = compressor(spec)
+    for seed in (0, 5):
+        y, b = C.compress(x, seed)
+        y0, bf, bv = naive_compress(spec, x, seed)
+        assert np.array_equal(y, y0), (spec, seed)
+        assert (int(b), b.values) == (bf, bv)
+
+
 @pytest.mark.parametrize("d", [80, 1000, 5000])
 def test_topk_heap_and_radix_paths_agree_at_the_boundary(d):
     """K <= TOPK_HEAP_MAX selects with a min-heap, larger K by radix select:

@@ -48,7 +48,7 @@ def test_pack_programs_per_worker():
     specs = ["rand-k(k=3)", "natural", "rand-k(k=5)", "induced(top-k(k=1), rand-k(k=2))"]
     Cs = [compressor(s) for s in specs]
     prog, nreg = pack_programs(Cs, 20)
-    assert nreg == 3 and prog.ptr.tolist() == [0, 1, 2, 3, 7]
+    assert nreg == 2 and prog.ptr.tolist() == [0, 1, 2, 3, 7]
     used = {k for k in prog.prims if k is not prog.prims[-1]}
     assert len(prog.prims) == P.NPRIM and len(used) == 3     # rand-k, natural, top-k
     x = np.random.default_rng(1).standard_normal(20)

@@ -594,13 +594,17 @@ class Node:
                         src, dst, 0, poff, len(pk), 0])
             return nreg
         if self.name == "induced":
+            # dst = C(x); r1 = x - dst; r2 = Q(r1); dst = dst + r2.  C writes
+            # dst itself, so the sum is in place, and both the residual and
+            # the sum touch only the listed support when the primitive before
+            # them lists one (the interpreter's support hint)
             c, q = self.kids
-            r0, r1, r2 = nreg, nreg + 1, nreg + 2
-            nreg += 3
-            nreg = c.emit(ops, params, kernels, ukernels, src, r0, nreg)
-            ops.append([P.OP_SUB, 0, src, r1, r0, 0, 0, 0])
+            r1, r2 = nreg, nreg + 1
+            nreg += 2
+            nreg = c.emit(ops, params, kernels, ukernels, src, dst, nreg)
+            ops.append([P.OP_SUB, 0, src, r1, dst, 0, 0, 0])
             nreg = q.emit(ops, params, kernels, ukernels, r1, r2, nreg)
-            ops.append([P.OP_ADD, 0, r0, dst, r2, 0, 0, 0])
+            ops.append([P.OP_ADD, 0, dst, dst, r2, 0, 0, 0])
             return nreg
         if self.name == "compose":
             outer, inner = self.kids

@@ -28,10 +28,11 @@ IW_SUPPORT = IWORK_EXTRA - 1
 """The support hint: after :func:`~shiftbench.compressors.kernels.program.apply_program`,
 ``iwork[IW_SUPPORT] = m >= 0`` says that the output is zero outside the m
 indices ``iwork[:m]`` (a primitive that lists its support: Rand-K with
-Floyd's algorithm, for m < IW_SUPPORT, so that the list never covers the
-hint; Top-K's scratch lies outside ``iwork[2048 + 16384:IWORK_EXTRA]``, which
-holds the slot); -1 says nothing.  A loop that only adds the message
-(DIANA's x and shift updates) then touches those m entries only."""
+Floyd's algorithm and Top-K, for m < IW_SUPPORT, so that the list never
+covers the hint; Top-K's scratch lies outside ``iwork[2048 + 16384:IWORK_EXTRA]``,
+which holds the slot); -1 says nothing.  A loop that only adds the message
+(DIANA's x and shift updates) then touches those m entries only, and so do
+``induced``'s residual and sum in the program interpreter."""
 
 SIGN_MASK = np.uint64(0x7FFFFFFFFFFFFFFF)
 EXP_MASK = np.uint64(0x7FF0000000000000)

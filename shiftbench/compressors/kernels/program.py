@@ -60,6 +60,7 @@ OP_SUB = 2       # dst = src - src2
 OP_ADD = 3       # dst = src + src2
 OP_SCALE = 4     # dst = params[poff] * src
 OP_COPY = 5      # dst = src
+NO_REG = -3       # no register (the interpreter's support hint describes none)
 # columns
 C_KIND, C_SLOT, C_SRC, C_DST, C_SRC2, C_POFF, C_PLEN, C_SILENT = range(8)
 OP_WIDTH = 8
@@ -257,12 +258,19 @@ def run_program(prog, w, x, out, rng, regs, iwork, mark):
     """Worker w's program on x into out (any program); returns
     ``(bits_full, bits_values)``.
 
-    ``induced(C, Q)`` is ``r0 = C(x); r1 = x - r0; r2 = Q(r1); out = r0 + r2``
-    and costs the bits of both messages.  ``compose(C2, C1)`` is ``r0 =
+    ``induced(C, Q)`` is ``out = C(x); r1 = x - out; r2 = Q(r1); out = out +
+    r2`` and costs the bits of both messages.  ``compose(C2, C1)`` is ``r0 =
     C1(x); out = C2(r0)``: what travels is C2's message about C1's output,
     so C1's primitives are silent (their bits are not counted) and C2 sees
     C1's support and pays for it.  Bits of messages outside the composition
     (e.g. C in ``induced(C, compose(..))``) are kept.
+
+    The support hint: each primitive starts with none, and the register it
+    wrote keeps the hint it leaves (``hreg``) until an op writes that
+    register again.  OP_SUB / OP_ADD whose ``src2`` is that register copy
+    ``src`` (nothing, when in place) and then subtract / add on the m listed
+    entries only: ``src - 0`` and ``src + 0`` are ``src``, so the result is
+    the dense op's, to the bit (up to the sign of a zero).
     """
     xb = borrow(x)
     ob = borrow(out)
@@ -274,13 +282,16 @@ def run_program(prog, w, x, out, rng, regs, iwork, mark):
     ops = prog.ops
     bf = 0.0
     bv = 0.0
+    hreg = NO_REG                       # the register the hint describes
     for j in range(prog.ptr[w], prog.ptr[w + 1]):
         kind = ops[j, C_KIND]
+        rd = ops[j, C_DST]
         src = _reg(ops[j, C_SRC], xb, ob, gb)
-        dst = _reg(ops[j, C_DST], xb, ob, gb)
+        dst = _reg(rd, xb, ob, gb)
         if kind == OP_PRIM or kind == OP_UPRIM:
             p0 = ops[j, C_POFF]
             p = par[p0:p0 + ops[j, C_PLEN]]
+            ib[IW_SUPPORT] = -1
             if kind == OP_PRIM:
                 a, b = call_kernel(prog.addr, ops[j, C_SLOT], src, dst, p, rb, ib, mb)
             else:
@@ -288,14 +299,31 @@ def run_program(prog, w, x, out, rng, regs, iwork, mark):
             if ops[j, C_SILENT] == 0:
                 bf += a
                 bv += b
-        elif kind == OP_SUB:
-            s2 = _reg(ops[j, C_SRC2], xb, ob, gb)
-            for i in range(dst.size):
-                dst[i] = src[i] - s2[i]
-        elif kind == OP_ADD:
-            s2 = _reg(ops[j, C_SRC2], xb, ob, gb)
-            for i in range(dst.size):
-                dst[i] = src[i] + s2[i]
+            hreg = rd if ib[IW_SUPPORT] >= 0 else NO_REG
+            continue
+        if kind == OP_SUB or kind == OP_ADD:
+            r2 = ops[j, C_SRC2]
+            s2 = _reg(r2, xb, ob, gb)
+            if r2 == hreg and r2 != rd:
+                # s2 is zero off iwork[:m]
+                m = ib[IW_SUPPORT]
+                if ops[j, C_SRC] != rd:
+                    for i in range(dst.size):
+                        dst[i] = src[i]
+                if kind == OP_SUB:
+                    for t in range(m):
+                        i = ib[t]
+                        dst[i] = src[i] - s2[i]
+                else:
+                    for t in range(m):
+                        i = ib[t]
+                        dst[i] = src[i] + s2[i]
+            elif kind == OP_SUB:
+                for i in range(dst.size):
+                    dst[i] = src[i] - s2[i]
+            else:
+                for i in range(dst.size):
+                    dst[i] = src[i] + s2[i]
         elif kind == OP_SCALE:
             lam = par[ops[j, C_POFF]]
             for i in range(dst.size):
@@ -303,6 +331,8 @@ def run_program(prog, w, x, out, rng, regs, iwork, mark):
         elif kind == OP_COPY:
             for i in range(dst.size):
                 dst[i] = src[i]
+        if rd == hreg:
+            hreg = NO_REG
     return bf, bv
 
 

@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit, uint64
 
-from .intrinsics import absbits, SIGN_MASK, IWORK_EXTRA
+from .intrinsics import absbits, SIGN_MASK, IWORK_EXTRA, IW_SUPPORT
 
 RADIX = 2048                  # 11-bit digits
 TOPK_SAMPLE = 16384           # sample size for the bracket (at most d/8)
@@ -156,17 +156,25 @@ def topk_threshold(x, k, iwork):
 
 
 @njit(cache=True)
-def _topk_write(x, out, thr, ties):
+def _topk_write(x, out, thr, ties, listed):
+    """out = x on the selection (keys > thr, then ``ties`` keys == thr), 0
+    elsewhere; the selected indices go to ``listed[:m]`` (m returned)."""
+    m = 0
     for i in range(x.size):
         v = x[i]
         a = absbits(v)
         if a > thr:
             out[i] = v
+            listed[m] = i
+            m += 1
         elif a == thr and ties > 0:
             out[i] = v
+            listed[m] = i
+            m += 1
             ties -= 1
         else:
             out[i] = 0.0
+    return m
 
 
 @njit(cache=True)
@@ -230,9 +238,10 @@ def _topk_pass(x, out, lo, hi, cand, write):
 def _topk_sampled(x, out, k, iwork, write):
     """Sample-bracketed exact selection of the k largest keys (d large).
 
-    Returns ``(ok, thr, ties, nc)``: the selection is every key > thr plus
-    the ``ties`` lowest-index entries with key == thr, all of which are
-    among the candidates ``iwork[CAND0:CAND0+nc]`` (increasing indices).
+    Returns ``(ok, thr, ties, nc, nab)``: the selection is the ``nab`` keys
+    above the bracket, every candidate key > thr and the ``ties``
+    lowest-index candidates with key == thr; the candidates are
+    ``iwork[CAND0:CAND0+nc]`` (increasing indices).
     When ``write``, out already holds x on the keys above the bracket and 0
     elsewhere; the caller writes the selected candidates.  ``ok`` is False
     when the bracket missed (then nothing is selected; use
@@ -254,11 +263,11 @@ def _topk_sampled(x, out, k, iwork, write):
     nab, nc = _topk_pass(x, out, lo, hi, cand, write)
     need = k - nab
     if need < 0 or need > nc or 2 * nc > d:
-        return False, np.uint64(0), 0, nc
+        return False, np.uint64(0), 0, nc, nab
     if need == 0:
-        return True, hi, 0, nc
+        return True, hi, 0, nc, nab
     thr, ties = _radix_select(x, cand, nc, need, hist, iwork[CAND0 + nc:CAND0 + 2 * nc])
-    return True, thr, ties, nc
+    return True, thr, ties, nc, nab
 
 
 @njit(cache=True, inline="always")
@@ -266,28 +275,46 @@ def topk(x, out, k, iwork):
     """Top-K of x into ``out`` (exact; ties go to the lowest index).
 
     Returns the number of entries kept (k, or d when k >= d).  Uses
-    ``iwork`` (length >= d + IWORK_EXTRA) as scratch.
+    ``iwork`` (length >= d + IWORK_EXTRA) as scratch, and lists the support
+    there when it can (the hint :data:`~.intrinsics.IW_SUPPORT`), for k <
+    IW_SUPPORT: always on the exact path (d < ``TOPK_SAMPLE_MIN_D``), and on
+    the sampled path when no key lay above the sample's bracket (small k).
     """
     d = x.size
+    iwork[IW_SUPPORT] = -1
     if k >= d:
         for i in range(d):
             out[i] = x[i]
         return d
     if d >= TOPK_SAMPLE_MIN_D:
-        ok, thr, ties, nc = _topk_sampled(x, out, k, iwork, True)
+        ok, thr, ties, nc, nab = _topk_sampled(x, out, k, iwork, True)
         if ok:
+            # the histogram and sample in iwork[:IW_SUPPORT] are spent: list
+            # the selected candidates there while k fits below the slot
+            lst = k < IW_SUPPORT
+            m = 0
             for j in range(nc):
                 i = iwork[CAND0 + j]
                 a = absbits(x[i])
-                if a > thr:
-                    out[i] = x[i]
-                elif a == thr and ties > 0:
-                    out[i] = x[i]
+                take = a > thr
+                if not take and a == thr and ties > 0:
+                    take = True
                     ties -= 1
+                if take:
+                    out[i] = x[i]
+                    if lst:
+                        iwork[m] = i
+                        m += 1
+            if lst and nab == 0:
+                iwork[IW_SUPPORT] = m
             return k
     # small d, or the sample's bracket missed: exact select over all of x
     thr, ties = topk_threshold(x, k, iwork)
-    _topk_write(x, out, thr, ties)
+    if k < IW_SUPPORT:
+        # iwork[:k] is free once the threshold is known
+        iwork[IW_SUPPORT] = _topk_write(x, out, thr, ties, iwork[:k])
+    else:
+        _topk_write(x, out, thr, ties, iwork[CAND0:CAND0 + d])
     return k
 
 
@@ -306,7 +333,7 @@ def topk_sparse(x, k, iwork, idx, vals):
         return d
     ok = False
     if d >= TOPK_SAMPLE_MIN_D:
-        ok, thr, ties, nc = _topk_sampled(x, vals, k, iwork, False)
+        ok, thr, ties, nc, nab = _topk_sampled(x, vals, k, iwork, False)
     if not ok:
         thr, ties = topk_threshold(x, k, iwork)
     m = 0

@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 
 from shiftbench.compressors.kernels.intrinsics import borrow, borrow_row, keep_alive
-from shiftbench.compressors.kernels.reductions import sq_dist, sq_dist2, LANES
+from shiftbench.compressors.kernels.reductions import sq_dist, sq_dist2, sq_mean, LANES
 from shiftbench.methods.engine import grad_sq
 
 Pair = namedtuple("Pair", "a b k")
@@ -44,6 +44,11 @@ def _dists(x, a, b):
 
 
 @njit
+def _msq(a, n):
+    return sq_mean(a, n)
+
+
+@njit
 def _gsq(G):
     return grad_sq(G, np.empty(G.shape[1]))
 
@@ -64,13 +69,24 @@ def test_borrow_of_a_named_tuple_keeps_its_values():
 
 
 def test_lane_distances():
+    """The vector-coded distances and mean norm are, bit for bit, the
+    lane-order sums of the NumPy reference (entry i in lane i % 16, the
+    pairwise tree), for every tail length; wide magnitudes make any other
+    order differ."""
+    from shiftbench.naive.compressors import lane_sum
     rs = np.random.default_rng(0)
-    for d in (1, LANES - 1, LANES, 80, 1001):
-        x, a, b = rs.standard_normal((3, d))
+    for d in (0, 1, LANES - 1, LANES, LANES + 1, 2 * LANES + 7, 80, 83, 1001):
+        x, a, b = rs.standard_normal((3, d)) * 10.0 ** rs.integers(-8, 8, size=(3, d))
         da, db, (da2, db2) = _dists(x, a, b)
         assert da == da2 and db == db2            # the fused pass sums exactly as sq_dist
+        assert da == lane_sum((x - a) * (x - a)) and db == lane_sum((x - b) * (x - b)), d
+        assert _msq(x, 7) == lane_sum((x / 7.0) * (x / 7.0)), d
         np.testing.assert_allclose(da, np.sum((x - a) ** 2), rtol=1e-13)
-        np.testing.assert_allclose(db, np.sum((x - b) ** 2), rtol=1e-13)
+    x = np.ones(37)
+    x[20] = np.inf
+    assert _dists(x, np.zeros(37), np.zeros(37))[0] == np.inf
+    x[5] = np.nan
+    assert np.isnan(_dists(x, np.zeros(37), np.zeros(37))[0]) and np.isnan(_msq(x, 3))
 
 
 def test_grad_sq_is_the_squared_norm_of_the_mean():

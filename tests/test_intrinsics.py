@@ -7,6 +7,7 @@ from numba import njit
 
 from shiftbench.compressors.kernels.intrinsics import borrow, borrow_row, keep_alive
 from shiftbench.compressors.kernels.reductions import sq_dist, sq_dist2, sq_mean, LANES
+from shiftbench._alloc import empty, zeros
 from shiftbench.methods.engine import grad_sq
 
 Pair = namedtuple("Pair", "a b k")
@@ -92,3 +93,31 @@ def test_lane_distances():
 def test_grad_sq_is_the_squared_norm_of_the_mean():
     G = np.random.default_rng(1).standard_normal((7, 83))
     np.testing.assert_allclose(_gsq(G), np.sum(G.mean(axis=0) ** 2), rtol=1e-13)
+
+
+@njit
+def _allocs(n, d):
+    a = zeros((n, d), np.float64)
+    b = empty(d, np.float64)
+    c = zeros(d + 3, np.int64)
+    e = zeros(d, np.uint8)
+    r = zeros((n, 2), np.uint64)
+    t = empty((2, n, d), np.float64)
+    return a, b, c, e, r, t
+
+
+def test_inline_allocation_shapes_dtypes_and_zeros():
+    """shiftbench._alloc: C-order arrays of the asked shape and dtype, and
+    ``zeros`` really zero (freed, dirtied memory is reused by the allocator)."""
+    for n, d in ((3, 5), (0, 0), (4, 1000)):
+        for _ in range(3):
+            a, b, c, e, r, t = _allocs(n, d)
+            assert [x.shape for x in (a, b, c, e, r, t)] == [(n, d), (d,), (d + 3,), (d,),
+                                                             (n, 2), (2, n, d)]
+            assert [x.dtype for x in (a, b, c, e, r, t)] == [np.float64, np.float64, np.int64,
+                                                             np.uint8, np.uint64, np.float64]
+            assert all(x.flags.c_contiguous for x in (a, b, c, e, r, t))
+            assert not (a.any() or c.any() or e.any() or r.any())
+            b[:] = 7.0
+            t[:] = np.nan
+            a[:] = -1.0

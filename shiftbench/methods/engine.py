@@ -34,6 +34,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .._alloc import empty, zeros
 from .. import _rng
 from .._clock import cycles
 from ..compressors.kernels import apply_program, IWORK_EXTRA
@@ -317,21 +318,21 @@ def run_one(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag):
     d = x0.size
     # ---- allocation: once per run, never inside the loop
     x = x0.copy()
-    G = np.empty((n, d))
+    G = empty((n, d), np.float64)
     H = h0.copy()              # shifts h_i (or s_i for VR-GDCI)
-    hbar = np.zeros(d)
-    acc = np.empty(d)
-    v = np.empty(d)
-    m = np.empty(d)
-    c = np.empty(d)
-    gfull = np.empty(d)
-    hsum = np.empty(d)
-    regs = np.zeros((max(nreg, 1), d))
-    iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
-    mark = np.zeros(d, dtype=np.uint8)
-    rng = np.zeros((n, 2), dtype=np.uint64)
-    bits = np.zeros(n)
-    vbits = np.zeros(n)
+    hbar = zeros(d, np.float64)
+    acc = empty(d, np.float64)
+    v = empty(d, np.float64)
+    m = empty(d, np.float64)
+    c = empty(d, np.float64)
+    gfull = empty(d, np.float64)
+    hsum = empty(d, np.float64)
+    regs = zeros((max(nreg, 1), d), np.float64)
+    iwork = zeros(d + IWORK_EXTRA, np.int64)
+    mark = zeros(d, np.uint8)
+    rng = zeros((n, 2), np.uint64)
+    bits = zeros(n, np.float64)
+    vbits = zeros(n, np.float64)
     own = (x, G, H, hbar, acc, v, m, c, gfull, hsum, regs, iwork, mark, rng, bits, vbits)
     x, G, H, hbar, acc, v, m, c, gfull, hsum, regs, iwork, mark, rng, bits, vbits = borrow(own)
     for i in range(n):
@@ -524,22 +525,22 @@ def run_loop(pd, cfg, q, cprog, stop_rule, seed, nreg, trace, xrec, flag, io):
     wire = is_wire(io)
     # ---- allocation: once per run, never inside the loop
     x = x0.copy()
-    xg = np.empty(d) if wire else x      # the iterate the workers see
-    G = np.empty((n, d))
+    xg = empty(d, np.float64) if wire else x      # the iterate the workers see
+    G = empty((n, d), np.float64)
     H = h0.copy()              # shifts h_i (or s_i for VR-GDCI)
-    hbar = np.zeros(d)
-    acc = np.empty(d)
-    v = np.empty(d)
-    m = np.empty(d)
-    c = np.empty(d)
-    t = np.empty(d)
-    gfull = np.empty(d)
-    regs = np.zeros((max(nreg, 1), d))
-    iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
-    mark = np.zeros(d, dtype=np.uint8)
-    rng = np.zeros((n, 2), dtype=np.uint64)
-    bits = np.zeros(n)
-    vbits = np.zeros(n)
+    hbar = zeros(d, np.float64)
+    acc = empty(d, np.float64)
+    v = empty(d, np.float64)
+    m = empty(d, np.float64)
+    c = empty(d, np.float64)
+    t = empty(d, np.float64)
+    gfull = empty(d, np.float64)
+    regs = zeros((max(nreg, 1), d), np.float64)
+    iwork = zeros(d + IWORK_EXTRA, np.int64)
+    mark = zeros(d, np.uint8)
+    rng = zeros((n, 2), np.uint64)
+    bits = zeros(n, np.float64)
+    vbits = zeros(n, np.float64)
     wq = WirePlan(cfg.wq_rows, cfg.wq_addr)
     wc = WirePlan(cfg.wc_rows, cfg.wc_addr)
     for i in range(n):

@@ -75,6 +75,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .._alloc import empty, zeros
 from .. import _rng
 from .._clock import cycles
 from ..compressors.kernels import apply_program, IWORK_EXTRA
@@ -359,22 +360,22 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
     d = x0.size
     # ---- allocation: once per run, never inside the loop
     x = x0.copy()
-    G2 = np.empty((2, n, d))
-    H = np.zeros((n, d))        # g_i (3PC) or e_i (EF)
-    gbar = np.zeros(d)
-    gsum = np.empty(d)
-    acc = np.empty(d)
-    v = np.empty(d)
-    m = np.empty(d)
-    bvec = np.empty(d)
-    t1 = np.empty(d)
-    t2 = np.empty(d)
-    regs = np.zeros((max(nreg, 1), d))
-    iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
-    mark = np.zeros(d, dtype=np.uint8)
-    rng = np.zeros((n + 1, 2), dtype=np.uint64)
-    bits = np.zeros(n)
-    vbits = np.zeros(n)
+    G2 = empty((2, n, d), np.float64)
+    H = zeros((n, d), np.float64)        # g_i (3PC) or e_i (EF)
+    gbar = zeros(d, np.float64)
+    gsum = empty(d, np.float64)
+    acc = empty(d, np.float64)
+    v = empty(d, np.float64)
+    m = empty(d, np.float64)
+    bvec = empty(d, np.float64)
+    t1 = empty(d, np.float64)
+    t2 = empty(d, np.float64)
+    regs = zeros((max(nreg, 1), d), np.float64)
+    iwork = zeros(d + IWORK_EXTRA, np.int64)
+    mark = zeros(d, np.uint8)
+    rng = zeros((n + 1, 2), np.uint64)
+    bits = zeros(n, np.float64)
+    vbits = zeros(n, np.float64)
     own = (x, G2, H, gbar, gsum, acc, v, m, bvec, t1, t2, regs, iwork, mark, rng, bits, vbits)
     (x, G2, H, gbar, gsum, acc, v, m, bvec, t1, t2, regs, iwork, mark, rng, bits,
      vbits) = borrow(own)
@@ -515,23 +516,23 @@ def run_loop(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag, io):
     wire = is_wire(io)
     # ---- allocation: once per run, never inside the loop
     x = x0.copy()
-    xg = np.empty(d) if wire else x      # the iterate the workers see
-    G2 = np.empty((2, n, d))
-    H = np.zeros((n, d))        # g_i (3PC) or e_i (EF)
-    gbar = np.zeros(d)
-    gsum = np.empty(d)
-    acc = np.empty(d)
-    v = np.empty(d)
-    m = np.empty(d)
-    bvec = np.empty(d)
-    t1 = np.empty(d)
-    t2 = np.empty(d)
-    regs = np.zeros((max(nreg, 1), d))
-    iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
-    mark = np.zeros(d, dtype=np.uint8)
-    rng = np.zeros((n + 1, 2), dtype=np.uint64)
-    bits = np.zeros(n)
-    vbits = np.zeros(n)
+    xg = empty(d, np.float64) if wire else x      # the iterate the workers see
+    G2 = empty((2, n, d), np.float64)
+    H = zeros((n, d), np.float64)        # g_i (3PC) or e_i (EF)
+    gbar = zeros(d, np.float64)
+    gsum = empty(d, np.float64)
+    acc = empty(d, np.float64)
+    v = empty(d, np.float64)
+    m = empty(d, np.float64)
+    bvec = empty(d, np.float64)
+    t1 = empty(d, np.float64)
+    t2 = empty(d, np.float64)
+    regs = zeros((max(nreg, 1), d), np.float64)
+    iwork = zeros(d + IWORK_EXTRA, np.int64)
+    mark = zeros(d, np.uint8)
+    rng = zeros((n + 1, 2), np.uint64)
+    bits = zeros(n, np.float64)
+    vbits = zeros(n, np.float64)
     p1 = WirePlan(cfg.w1_rows, cfg.w1_addr)
     p2 = WirePlan(cfg.w2_rows, cfg.w2_addr)
     for i in range(n + 1):
@@ -662,15 +663,15 @@ def tpc_errors(mech, inner, H, Y, X, c1, c2, zeta, p,
     with the very kernel the method loop runs.
     """
     d = X.shape[1]
-    out = np.empty(d)
-    bvec = np.empty(d)
-    t1 = np.empty(d)
-    t2 = np.empty(d)
-    regs = np.zeros((max(nreg, 1), d))
-    iwork = np.zeros(d + IWORK_EXTRA, dtype=np.int64)
-    mark = np.zeros(d, dtype=np.uint8)
-    rng = np.zeros(2, dtype=np.uint64)
-    rc = np.zeros(2, dtype=np.uint64)
+    out = empty(d, np.float64)
+    bvec = empty(d, np.float64)
+    t1 = empty(d, np.float64)
+    t2 = empty(d, np.float64)
+    regs = zeros((max(nreg, 1), d), np.float64)
+    iwork = zeros(d + IWORK_EXTRA, np.int64)
+    mark = zeros(d, np.uint8)
+    rng = zeros(2, np.uint64)
+    rc = zeros(2, np.uint64)
     for j in range(X.shape[0]):
         for t in range(trials):
             _rng.seed_state(rng, seed, np.uint64(t))

@@ -91,11 +91,22 @@ class Programs(namedtuple("Programs", "ops params ptr prims uprims")):
 
     def _addresses(self):
         """int64[2 NPRIM]: the native entry point of every slot (built-in
-        slots first); computed once per Programs."""
+        slots first); computed once per Programs.  Only the slots that an op
+        calls are compiled; the others (the padding) hold 0 and are never
+        called, so a run compiles only the kernels it uses."""
         a = self.__dict__.get("_addr")
         if a is None:
-            a = np.array([kernel_address(f, KERNEL_SIG) for f in self.prims]
-                         + [kernel_address(f, USER_SIG) for f in self.uprims], dtype=np.int64)
+            used = set()
+            rows = self.ops[int(self.ptr[0]):int(self.ptr[-1])]
+            for kind, slot in zip(rows[:, C_KIND].tolist(), rows[:, C_SLOT].tolist()):
+                if kind == OP_PRIM:
+                    used.add(int(slot))
+                elif kind == OP_UPRIM:
+                    used.add(NPRIM + int(slot))
+            a = np.array([kernel_address(f, KERNEL_SIG) if s in used else 0
+                          for s, f in enumerate(self.prims)]
+                         + [kernel_address(f, USER_SIG) if NPRIM + s in used else 0
+                            for s, f in enumerate(self.uprims)], dtype=np.int64)
             self.__dict__["_addr"] = a
         return a
 

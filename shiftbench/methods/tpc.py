@@ -478,6 +478,7 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
         fsum = _grads(kind, A, b, off, scale, lam, x, borrow_row(G2, nxt))
         if is_tpc:
             coin = _rng.uniform(borrow_row(rng, n)) if mech == MARINA else 0.0
+            changed = mech != LAG or vb * d == 0
             for i in range(n):
                 hi = borrow_row(H, i)
                 a, bb = mech_apply(mech, inner, hi, borrow_row(Gy, i),
@@ -486,7 +487,10 @@ def run_one(pd, cfg, c1, c2, stop_rule, seed, nreg, trace, xrec, flag):
                                    bvec, t1, t2)
                 bits[i] += a
                 vbits[i] += bb
-            mean_rows(H, gbar)
+                # LAG keeps g_i (1 bit: the flag) or sends it in full (1 + vb d)
+                changed = changed or a != 1
+            if changed:
+                mean_rows(H, gbar)      # else no g_i moved: the mean is the same to the bit
         cur = nxt
     keep_alive(own)
     return status, it, row

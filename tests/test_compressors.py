@@ -210,21 +210,41 @@ def test_topk_lists_its_support(d):
                                   "scale(induced(top-k(k=3), rand-k(k=5)), lam=0.5)",
                                   "compose(natural, induced(top-k(k=2), rand-k(k=4)))",
                                   "induced(top-k(k=2), induced(top-k(k=3), natural))",
-                                  "induced(natural-det, rand-k(k=7))"])
+                                  "induced(natural-det, rand-k(k=7))",
+                                  "induced(dither(s=2), top-k(k=3))",
+                                  "induced(natural-det, rand-k(k=2))",
+                                  "compose(induced(dither(s=2), rand-k(k=3)), natural-det)"])
 @pytest.mark.parametrize("d", [300, 20_000])
 def test_induced_sparse_residual_and_sum_are_exact(spec, d):
     """The interpreter forms induced's residual x - C(x) and its sum
     C(x) + Q(.) on the listed support only when the primitive before lists
     one (Top-K, Floyd's Rand-K): bit for bit the NumPy reference's dense
-    arithmetic, on the exact (d = 300) and sampled (d = 20000) Top-K paths,
-    nested and not, with and without a hint."""
-    x = np.random.default_rng(d).standard_normal(d)
+    arithmetic, the signs of zeros included (x + 0.0 turns -0.0 into +0.0;
+    dithering and C_nat output -0.0 for small negative entries), on the
+    exact (d = 300) and sampled (d = 20000) Top-K paths, nested and not,
+    with and without a hint, in place and not."""
+    rs = np.random.default_rng(d)
+    x = rs.standard_normal(d)
+    x[::7] = -0.0
+    x[3::11] *= 1e-12                       # rounds to a signed zero under dithering
     C = compressor(spec)
-    for seed in (0, 5):
+    for seed in (0, 5, 11):
         y, b = C.compress(x, seed)
         y0, bf, bv = naive_compress(spec, x, seed)
-        assert np.array_equal(y, y0), (spec, seed)
+        assert np.array_equal(y.view(np.uint64), np.asarray(y0).view(np.uint64)), (spec, seed)
         assert (int(b), b.values) == (bf, bv)
+
+
+def test_compress_into_x_itself_is_refused():
+    """A compressor writes ``out`` before it has read all of x (induced's C
+    writes the output first), so ``out`` sharing x's memory is an error."""
+    x = np.random.default_rng(0).standard_normal(50)
+    C = compressor("induced(top-k(k=2), rand-k(k=4))")
+    with pytest.raises(ValueError, match="out must not share memory with x"):
+        C.compress(x, 0, out=x)
+    y = np.empty(50)
+    C.compress(x, 0, out=y)                 # another array is fine
+    assert np.array_equal(y, naive_compress("induced(top-k(k=2), rand-k(k=4))", x, 0)[0])
 
 
 @pytest.mark.parametrize("d", [80, 1000, 5000])

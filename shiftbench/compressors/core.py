@@ -234,6 +234,10 @@ class Compressor:
         self.d = d
         if out is not None:
             out = _out_array(out, d, device_ok=cuda)
+            if (type(out) is np.ndarray and type(x) is np.ndarray
+                    and np.shares_memory(out, x)):
+                raise ValueError("out must not share memory with x (a compressor reads x "
+                                 "after it has begun to write out); pass another array")
         rng = _rng.new_state(seed) if rng is None else _rng_array(rng)
         if cuda:
             from ..gpu.api import compress_device

@@ -26,8 +26,8 @@ is its radix histogram, ``iwork[2048:2048+16384]`` its sample): an
 
 IW_SUPPORT = IWORK_EXTRA - 1
 """The support hint: after :func:`~shiftbench.compressors.kernels.program.apply_program`,
-``iwork[IW_SUPPORT] = m >= 0`` says that the output is zero outside the m
-indices ``iwork[:m]`` (a primitive that lists its support: Rand-K with
+``iwork[IW_SUPPORT] = m >= 0`` says that the output is +0.0 outside the m
+distinct indices ``iwork[:m]`` (a primitive that lists its support: Rand-K with
 Floyd's algorithm and Top-K, for m < IW_SUPPORT, so that the list never
 covers the hint; Top-K's scratch lies outside ``iwork[2048 + 16384:IWORK_EXTRA]``,
 which holds the slot); -1 says nothing.  A loop that only adds the message

@@ -48,7 +48,7 @@ from numba.core.datamodel.models import TupleModel
 from numba.core.registry import CPUDispatcher
 from numba.extending import typeof_impl, register_model, unbox, NativeValue, intrinsic
 
-from .intrinsics import borrow, IW_SUPPORT
+from .intrinsics import borrow, IW_SUPPORT, IWORK_EXTRA
 
 NPRIM = 8
 """Kernel slots per Programs (built-in and user kernels each)."""
@@ -256,6 +256,18 @@ def make_programs(ops, params, ptr, prims, uprims, zero, uzero):
 # the interpreter
 
 @njit(cache=True, inline="always")
+def f2i(v):
+    """The bit pattern of a float64 as an int64."""
+    return np.float64(v).view(np.int64)
+
+
+@njit(cache=True, inline="always")
+def i2f(b):
+    """The float64 with bit pattern ``b`` (an int64)."""
+    return np.int64(b).view(np.float64)
+
+
+@njit(cache=True, inline="always")
 def _reg(r, x, out, regs):
     if r == -1:
         return x
@@ -279,9 +291,9 @@ def run_program(prog, w, x, out, rng, regs, iwork, mark):
     The support hint: each primitive starts with none, and the register it
     wrote keeps the hint it leaves (``hreg``) until an op writes that
     register again.  OP_SUB / OP_ADD whose ``src2`` is that register copy
-    ``src`` (nothing, when in place) and then subtract / add on the m listed
-    entries only: ``src - 0`` and ``src + 0`` are ``src``, so the result is
-    the dense op's, to the bit (up to the sign of a zero).
+    ``src`` (``src + 0.0`` for OP_ADD, which turns -0.0 into +0.0 as the
+    dense sum does) and then subtract / add on the m listed entries only:
+    the result is the dense op's, to the bit.
     """
     xb = borrow(x)
     ob = borrow(out)
@@ -316,19 +328,32 @@ def run_program(prog, w, x, out, rng, regs, iwork, mark):
             r2 = ops[j, C_SRC2]
             s2 = _reg(r2, xb, ob, gb)
             if r2 == hreg and r2 != rd:
-                # s2 is zero off iwork[:m]
+                # s2 is +0.0 off iwork[:m]: there src - s2 is src to the bit,
+                # and src + s2 is src + 0.0 (a -0.0 becomes +0.0)
                 m = ib[IW_SUPPORT]
-                if ops[j, C_SRC] != rd:
+                if kind == OP_SUB:
                     for i in range(dst.size):
                         dst[i] = src[i]
-                if kind == OP_SUB:
                     for t in range(m):
                         i = ib[t]
                         dst[i] = src[i] - s2[i]
-                else:
+                elif ops[j, C_SRC] != rd:
+                    for i in range(dst.size):
+                        dst[i] = src[i] + 0.0
                     for t in range(m):
                         i = ib[t]
                         dst[i] = src[i] + s2[i]
+                else:
+                    # in place: the listed sums from the original values
+                    # first (their bit patterns parked in iwork past the
+                    # list's slots, free once the primitive has returned)
+                    for t in range(m):
+                        i = ib[t]
+                        ib[IWORK_EXTRA + t] = f2i(dst[i] + s2[i])
+                    for i in range(dst.size):
+                        dst[i] = dst[i] + 0.0
+                    for t in range(m):
+                        dst[ib[t]] = i2f(ib[IWORK_EXTRA + t])
             elif kind == OP_SUB:
                 for i in range(dst.size):
                     dst[i] = src[i] - s2[i]

@@ -135,7 +135,7 @@ def vector_lanes(typingctx, mode, x, a, b, s):
     if not isinstance(mode, types.IntegerLiteral) or mode.literal_value not in (DIST, DIST2,
                                                                                 MEANSQ):
         return None
-    if any(t != _F1C for t in (x, a, b)) or not isinstance(s, types.Float):
+    if any(t != _F1C for t in (x, a, b)) or s != types.float64:
         return None
     m = mode.literal_value
     rty = types.UniTuple(types.float64, 2)

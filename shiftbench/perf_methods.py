@@ -511,6 +511,48 @@ def _large_entry(method="diana", compressor="rand-k(q=0.01)", iters=LARGE_ITERS)
                  reference_scale=lambda d: 1.0, default=False)
 
 
+SPARSE_DATA = dict(N=32768, d=128, nnz=14, n=20)
+"""The sparse-rows rows: a9a-like logistic regression (one-hot rows of 14
+ones among 128 features, as a9a's 14 among 123), n = 20 workers."""
+SPARSE_ITERS = 20
+
+
+@lru_cache(maxsize=None)
+def sparse_logreg(N=32768, d=128, nnz=14, n=20, seed=0):
+    """The sparse-rows problem: ``problem_from_arrays`` on a 0/1 matrix with
+    ``nnz`` ones per row, labels from a random linear model, lam = 0.1."""
+    from .problems import problem_from_arrays
+    rs = np.random.default_rng(seed)
+    A = np.zeros((N, d))
+    cols = np.argsort(rs.random((N, d)), axis=1)[:, :nnz]
+    A[np.arange(N)[:, None], cols] = 1.0
+    y = np.where(A @ rs.standard_normal(d) + 0.3 * rs.standard_normal(N) > 0, 1.0, -1.0)
+    return problem_from_arrays(A, y, loss="logistic", n=n, lam=0.1,
+                               name=f"a9a-like(N={N}, d={d}, nnz={nnz}, n={n})")
+
+
+def _sparse_entry(rows, method="diana", compressor="rand-k(q=0.1)", iters=SPARSE_ITERS):
+    """DIANA on :func:`sparse_logreg` with the loops reading the rows in ELL
+    form (``rows="ell"``, what a run does) or dense (``rows="dense"``, what
+    it would do without them): the two rows' times say what the sparse
+    rows win."""
+    def make(_d):
+        from .methods.loopdata import problem_data
+        from .perf import Case
+        P = sparse_logreg(**SPARSE_DATA)
+        ec = engine_call(method, P, compressor, iters=iters)
+        ec.pd = problem_data(P, P.x0, sparse=(rows == "ell"))
+        ec.one()                                                 # compile / warm up
+        fl = floor_call(ec)
+        return Case(kernel=ec.one, copy=_copy_k(P.d, iters), floor=fl,
+                    reference_note="the NumPy loop is timed on ridge",
+                    info={"iters_per_call": iters, "problem": P.name, "n": P.n, "d": P.d,
+                          "rows": rows, "floor_inputs": fl.inputs, "compressor": compressor})
+    from .perf import Entry
+    return Entry(f"{method}/sparse-rows [{rows}]", make, variant=f"{iters} iters",
+                 kind="method", reference_scale=lambda d: 1.0, default=False)
+
+
 def _perf_modules():
     """The perf module whose ``ENTRIES`` the report reads."""
     from . import perf
@@ -523,6 +565,7 @@ def _register():
     mine += [_iteration_entry(m) for m in names if m != "diana"]
     mine.append(_mc_entry())
     mine.append(_large_entry())
+    mine += [_sparse_entry("ell"), _sparse_entry("dense")]
     for mod in _perf_modules():
         have = {e.name for e in mod.ENTRIES}
         for e in mine:

@@ -89,6 +89,90 @@ def test_local_grad_every_block_shape(kind, d):
             assert np.allclose(g, gr, rtol=1e-12, atol=1e-12 * (1 + np.abs(gr).max())), i
             assert p.f_i(i, x) == pytest.approx(ref.f_i(p, i, x), rel=1e-12, abs=1e-12)
 
+def _sparse_rows_problem(kind, N=203, d=96, n=7, seed=0):
+    """A Problem whose rows have 0..6 nonzeros (one empty row, one row of
+    exactly the widest count), large |a_j^T x| on both logistic branches."""
+    from shiftbench.problems import Problem
+    rng = np.random.default_rng(seed)
+    A = np.zeros((N, d))
+    for j in range(N):
+        c = 0 if j == 5 else rng.integers(1, 7)
+        A[j, rng.choice(d, c, replace=False)] = rng.standard_normal(c) * 3.0
+    b = rng.choice([-1.0, 1.0], N) if kind != LSQ else rng.standard_normal(N)
+    off = np.linspace(0, N, n + 1).astype(np.int64)
+    return Problem("t", kind, A, b, off, rng.uniform(0.5, 2.0, n), 0.3, 1.0, np.ones(n), 0.0,
+                   np.zeros(d))
+
+
+def test_ell_rows_hold_exactly_the_nonzeros():
+    from shiftbench.problems.base import ell_rows
+    A = _sparse_rows_problem(LSQ).A
+    E = ell_rows(A)
+    w = (E.shape[1] - 1) // 2
+    assert w == np.count_nonzero(A, axis=1).max()
+    back = np.zeros_like(A)
+    for j in range(A.shape[0]):
+        c = int(E[j, 0])
+        cols = E[j, 1 + w:1 + w + c].astype(np.int64)
+        assert np.all(np.diff(cols) > 0) and np.all(E[j, 1 + c:1 + w] == 0.0)
+        back[j, cols] = E[j, 1:1 + c]
+    assert np.array_equal(back, A)
+
+
+@pytest.mark.parametrize("kind", [LSQ, LOGREG, LOGREG_NC])
+def test_sparse_rows_gradient_matches_the_dense_one(kind):
+    """local_grad on ELL rows (kind + SPARSE) is the dense kernel's gradient
+    and loss to rounding, on every worker, empty rows included."""
+    from shiftbench.problems.base import SPARSE, ell_rows, local_grad
+    p = _sparse_rows_problem(kind)
+    E = ell_rows(p.A)
+    rng = np.random.default_rng(1)
+    for x in (rng.standard_normal(p.d), 10.0 * rng.standard_normal(p.d)):
+        for i in range(p.n):
+            g, gs = np.empty(p.d), np.empty(p.d)
+            f = local_grad(kind, p.A, p.b, p.offsets, p.scale, p.lam, i, x, g)
+            fs = local_grad(kind + SPARSE, E, p.b, p.offsets, p.scale, p.lam, i, x, gs)
+            assert np.allclose(gs, g, rtol=1e-13, atol=1e-13 * (1 + np.abs(g).max())), i
+            assert fs == pytest.approx(f, rel=1e-13, abs=1e-13)
+
+
+def test_loops_read_sparse_rows_where_they_win():
+    """problem_data passes ELL rows for sparse data (the CPU and MPI loops)
+    and dense rows for dense data or when asked (the GPU loops); a DIANA
+    run on the sparse form gives the dense form's trace to rounding."""
+    from shiftbench.methods.loopdata import problem_data
+    from shiftbench.perf_methods import engine_call
+    from shiftbench.problems.base import SPARSE, use_sparse_rows
+    P = sb_problem_from_sparse()
+    assert use_sparse_rows(P.A)
+    pd = problem_data(P, P.x0)
+    assert pd.kind == P.kind + SPARSE and pd.A.shape[1] < P.d
+    assert problem_data(P, P.x0, sparse=False).kind == P.kind
+    R = ridge()
+    assert not use_sparse_rows(R.A) and problem_data(R, R.x0).kind == R.kind
+    ec = engine_call("diana", P, "rand-k(q=0.25)", iters=60)
+    ec.one(3)
+    sparse_trace = ec.trace.copy()
+    ec.pd = problem_data(P, P.x0, sparse=False)
+    ec.one(3)
+    from shiftbench.methods.engine import C_CYC
+    keep = [c for c in range(sparse_trace.shape[1]) if c != C_CYC]    # not the clock
+    np.testing.assert_allclose(sparse_trace[:, keep], ec.trace[:, keep], rtol=1e-9, atol=0.0)
+    written = np.isfinite(sparse_trace[:, 0])
+    assert written.sum() >= 2 and np.isfinite(sparse_trace[written][:, keep]).all()
+
+
+def sb_problem_from_sparse():
+    from shiftbench import problem_from_arrays
+    rng = np.random.default_rng(4)
+    N, d = 400, 128
+    A = np.zeros((N, d))
+    for j in range(N):
+        A[j, rng.choice(d, 6, replace=False)] = rng.standard_normal(6)
+    y = rng.choice([-1.0, 1.0], N)
+    return problem_from_arrays(A, y, loss="logistic", n=8, lam=0.1)
+
+
 def test_gradient_finite_differences(prob):
     x = _points(prob, 1, seed=5)[0]
     h = 1e-6 * (1 + np.linalg.norm(x) / math.sqrt(prob.d))

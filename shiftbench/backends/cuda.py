@@ -11,6 +11,7 @@ from __future__ import annotations
 
 class CUDABackend:
     name = "cuda"
+    sparse_rows = False     # the device loops read the dense rows
 
     def __init__(self):
         from ..gpu import require

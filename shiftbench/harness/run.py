@@ -193,8 +193,8 @@ def run(method, problem, compressor=None, shift_compressor=None, *, seeds=None, 
     m, P, b, mopts, ropts = prepare(method, problem, compressor, shift_compressor, **options)
     runs = 1 if seeds is None else len(list(seeds))
     rule, rows, X0, stop = run_options(P, ropts, x0, runs)
-    pd = problem_data(P, X0)
     backend = get_backend(device)
+    pd = problem_data(P, X0, sparse=getattr(backend, "sparse_rows", True))
     if checkpoint is not None and hasattr(backend, "checkpoint"):
         backend.checkpoint = checkpoint
     single = seeds is None

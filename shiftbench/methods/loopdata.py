@@ -54,9 +54,22 @@ COLUMNS = ("iteration", "dist_sq", "rel_error", "f_gap", "grad_norm_sq",
 NCOL = len(COLUMNS)
 
 
-def problem_data(P, x0):
-    """The :class:`ProblemData` of problem ``P`` started at ``x0``."""
+def problem_data(P, x0, sparse=True):
+    """The :class:`ProblemData` of problem ``P`` started at ``x0``.
+
+    With ``sparse`` (the CPU and MPI loops), a data matrix whose rows are
+    sparse enough (:func:`~shiftbench.problems.base.use_sparse_rows`) is
+    passed in ELL form with kind ``kind + SPARSE``; it is built once per
+    problem and kept on it.  The GPU loops take the dense rows."""
+    from ..problems.base import SPARSE, ell_rows, use_sparse_rows
     kind, A, b, off, sc, lam = P.args()
+    if sparse:
+        E = P.__dict__.get("_ell", False)
+        if E is False:
+            E = ell_rows(A) if use_sparse_rows(A) else None
+            P.__dict__["_ell"] = E
+        if E is not None:
+            kind, A = int(kind) + SPARSE, E
     has_star = P.x_star is not None
     gs = P.grad_star if P.grad_star is not None else np.zeros((P.n, P.d))
     return ProblemData(int(kind), A, b, off, sc, float(lam),

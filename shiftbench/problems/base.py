@@ -79,6 +79,94 @@ def _dot4(A, j, x, d):
     return t0, t1, t2, t3
 
 
+SPARSE = 8
+"""``kind + SPARSE``: the rows are stored sparse (:func:`ell_rows`); the
+compiled loops use this form where it wins (:func:`use_sparse_rows`)."""
+
+SPARSE_RATIO = 0.125
+"""Sparse rows are used when a row has at most this fraction of d nonzeros
+on average (see :func:`use_sparse_rows`)."""
+
+
+def ell_rows(A):
+    """The rows of a dense matrix A (N x d) in ELLPACK form, one float64
+    array E (N x (1 + 2w)), w the most nonzeros in a row: ``E[j, 0]`` is
+    row j's count c_j, ``E[j, 1:1+c_j]`` its nonzero values and ``E[j,
+    1+w:1+w+c_j]`` their column indices (exact as float64 for d < 2^53), in
+    increasing order; the padding is 0.  One array, so the loops' signature
+    and their row slicing (MPI shards) are those of the dense form."""
+    A = np.asarray(A, dtype=np.float64)
+    N = A.shape[0]
+    nz = A != 0.0
+    cnt = nz.sum(axis=1)
+    w = max(int(cnt.max()) if N else 0, 1)
+    E = np.zeros((N, 1 + 2 * w))
+    E[:, 0] = cnt
+    rows, cols = np.nonzero(nz)
+    pos = np.arange(rows.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    E[rows, 1 + pos] = A[rows, cols]
+    E[rows, 1 + w + pos] = cols
+    return E
+
+
+def use_sparse_rows(A):
+    """True when the loops should read A's rows sparse (:func:`ell_rows`):
+    a row has at most ``SPARSE_RATIO`` d nonzeros on average, and the ELL
+    form is no wider than the dense one.
+
+    The sparse gradient does 2 c_j scalar gathers per row where the dense
+    one does 2 d vectorised multiply-adds.  Measured (logistic, n = 20, on
+    the 2-core VM): a9a (d = 123, 11% nonzero, 32 MB dense) 1.9x faster
+    sparse; mushrooms (d = 112, 19%, in cache) 1.8x slower sparse; phishing
+    (d = 68, 44%) 3.6x slower sparse."""
+    A = np.asarray(A)
+    if A.ndim != 2 or A.shape[0] == 0 or A.shape[1] < 16:
+        return False
+    cnt = np.count_nonzero(A, axis=1)
+    N, d = A.shape
+    return cnt.sum() <= SPARSE_RATIO * N * d and 1 + 2 * int(cnt.max()) <= d
+
+
+@njit(cache=True, inline="always")
+def _regulariser(kind, lam, x, out):
+    """out = grad of the regulariser at x; returns its value."""
+    d = x.size
+    reg = 0.0
+    if kind == LOGREG_NC:
+        for k in range(d):
+            xk = x[k]
+            q = 1.0 + xk * xk
+            reg += xk * xk / q
+            out[k] = lam * 2.0 * xk / (q * q)
+        return reg * lam
+    for k in range(d):
+        xk = x[k]
+        reg += xk * xk
+        out[k] = lam * xk
+    return reg * (0.5 * lam)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _local_grad_ell(kind, E, b, off, scale, lam, i, x, out):
+    """:func:`local_grad` on ELL rows (:func:`ell_rows`): 2 c_j multiply-adds
+    per row instead of 2 d."""
+    s = scale[i]
+    reg = _regulariser(kind, lam, x, out)
+    w = (E.shape[1] - 1) // 2
+    fval = 0.0
+    for j in range(off[i], off[i + 1]):
+        c = np.int64(E[j, 0])
+        t = 0.0
+        for q in range(c):
+            t += E[j, 1 + q] * x[np.int64(E[j, 1 + w + q])]
+        loss, cj = _row_loss_coef(kind, t, b[j], s)
+        fval += loss
+        for q in range(c):
+            k = np.int64(E[j, 1 + w + q])
+            out[k] += cj * E[j, 1 + q]
+    return fval * s + reg
+
+
 @njit(cache=True, fastmath=FASTMATH)
 def local_grad(kind, A, b, off, scale, lam, i, x, out):
     """Gradient of f_i at x into ``out``; returns f_i(x).  No allocation.
@@ -89,23 +177,13 @@ def local_grad(kind, A, b, off, scale, lam, i, x, out):
     The regulariser initialises ``out`` (no separate zeroing pass).  Sums
     are reassociated (``FASTMATH``), so results agree with a NumPy
     reference to rounding (~1e-16 relative at d = 80), not bit for bit.
+    ``kind + SPARSE``: A holds the rows in ELL form (:func:`ell_rows`).
     """
+    if kind >= SPARSE:
+        return _local_grad_ell(kind - SPARSE, A, b, off, scale, lam, i, x, out)
     d = x.size
     s = scale[i]
-    reg = 0.0
-    if kind == LOGREG_NC:
-        for k in range(d):
-            xk = x[k]
-            q = 1.0 + xk * xk
-            reg += xk * xk / q
-            out[k] = lam * 2.0 * xk / (q * q)
-        reg *= lam
-    else:
-        for k in range(d):
-            xk = x[k]
-            reg += xk * xk
-            out[k] = lam * xk
-        reg *= 0.5 * lam
+    reg = _regulariser(kind, lam, x, out)
     fval = 0.0
     j = off[i]
     e = off[i + 1]

@@ -238,3 +238,26 @@ class LargeD:
     def track_memory_floor_seconds(self):
         return self.floor
     track_memory_floor_seconds.unit = "seconds"
+
+
+class SparseRows:
+    """DIANA + Rand-K(q=0.1) on a9a-like logistic regression
+    (:func:`shiftbench.perf_methods.sparse_logreg`: 32768 rows of 14 ones
+    among 128 features, n = 20 workers), with the loops reading the rows in
+    ELL form (``ell``: what a run does on such data) or dense (``dense``).
+    ``python -m shiftbench.perf --kernels "diana/sparse-rows [ell]"`` reports
+    the same row with its floor."""
+    params = ["ell", "dense"]
+    param_names = ["rows"]
+    timeout = 300
+
+    def setup(self, rows):
+        from shiftbench.methods.loopdata import problem_data
+        from shiftbench.perf_methods import SPARSE_DATA, SPARSE_ITERS, sparse_logreg
+        P = sparse_logreg(**SPARSE_DATA)
+        self.ec = engine_call("diana", P, "rand-k(q=0.1)", iters=SPARSE_ITERS)
+        self.ec.pd = problem_data(P, P.x0, sparse=(rows == "ell"))
+        self.ec.one()                                       # compile / warm up
+
+    def time_diana_run(self, rows):
+        self.ec.one()

@@ -462,12 +462,22 @@ def serve_worker():
 
 
 def _check_shard(sh, d):
+    from ..problems.base import SPARSE
     A, b = sh["A"], sh["b"]
     if A.ndim != 2 or A.shape[0] == 0:
         return "its data shard is empty (0 rows); give the problem fewer workers or more rows"
-    if A.shape[1] != d or b.shape != (A.shape[0],):
+    # dense rows are d wide; sparse (ELL) rows 1 + 2w (count, values, columns)
+    width_ok = (A.shape[1] == d if int(sh["kind"]) < SPARSE
+                else A.shape[1] >= 3 and A.shape[1] % 2 == 1)
+    if not width_ok or b.shape != (A.shape[0],):
         return (f"its data shard is malformed (A {A.shape}, b {b.shape}; expected rows x {d} "
-                f"and rows)")
+                f"(dense) or rows x (1 + 2w) (sparse rows), and rows)")
+    if int(sh["kind"]) >= SPARSE:
+        w = (A.shape[1] - 1) // 2
+        cnt, cols = A[:, 0], A[:, 1 + w:]
+        if not (np.all((cnt >= 0) & (cnt <= w) & (cnt == np.floor(cnt)))
+                and np.all((cols >= 0) & (cols < d) & (cols == np.floor(cols)))):
+            return "its sparse data shard has counts or column indices out of range"
     if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b))):
         return "its data shard has non-finite values"
     return None

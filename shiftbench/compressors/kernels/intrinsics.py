@@ -62,6 +62,18 @@ def u2f(b):
 
 
 @njit(cache=True, inline="always")
+def f2i(v):
+    """The bit pattern of a float64 as an int64 (to park it in ``iwork``)."""
+    return np.float64(v).view(np.int64)
+
+
+@njit(cache=True, inline="always")
+def i2f(b):
+    """The float64 with bit pattern ``b`` (an int64)."""
+    return np.int64(b).view(np.float64)
+
+
+@njit(cache=True, inline="always")
 def absbits(v):
     """Bit pattern of ``|v|`` (monotone in |v| for non-NaN values)."""
     return np.float64(v).view(np.uint64) & SIGN_MASK

@@ -48,7 +48,7 @@ from numba.core.datamodel.models import TupleModel
 from numba.core.registry import CPUDispatcher
 from numba.extending import typeof_impl, register_model, unbox, NativeValue, intrinsic
 
-from .intrinsics import borrow, IW_SUPPORT, IWORK_EXTRA
+from .intrinsics import borrow, f2i, i2f, IW_SUPPORT, IWORK_EXTRA
 
 NPRIM = 8
 """Kernel slots per Programs (built-in and user kernels each)."""
@@ -254,18 +254,6 @@ def make_programs(ops, params, ptr, prims, uprims, zero, uzero):
 
 # ----------------------------------------------------------------------------
 # the interpreter
-
-@njit(cache=True, inline="always")
-def f2i(v):
-    """The bit pattern of a float64 as an int64."""
-    return np.float64(v).view(np.int64)
-
-
-@njit(cache=True, inline="always")
-def i2f(b):
-    """The float64 with bit pattern ``b`` (an int64)."""
-    return np.int64(b).view(np.float64)
-
 
 @njit(cache=True, inline="always")
 def _reg(r, x, out, regs):
